@@ -1,0 +1,146 @@
+"""Reading micrographs robustly and writing results atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, UnidentifiedImageError
+
+__all__ = ["ImageError", "read_image", "as_image_array", "atomic_write", "MIN_SIDE"]
+
+ImageSource = Union[str, os.PathLike, NDArray, Image.Image]
+
+#: Smallest height or width accepted: below this a micrograph cannot hold a measurable particle.
+MIN_SIDE = 16
+
+
+class ImageError(ValueError):
+    """The input is not an image BPartIS can segment; the message says why and what to do."""
+
+
+def read_image(source: ImageSource) -> NDArray:
+    """Read a micrograph from a path, a PIL image or an array, and validate it.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, PIL.Image.Image or ndarray
+        A file PIL can read (PNG, JPEG, TIFF, BMP, ...; multi-page files give their
+        first page) or an array of shape (M, N), (M, N, 1), (M, N, 3) or (M, N, 4).
+
+    Returns
+    -------
+    ndarray of shape (M, N) or (M, N, C), C in {3, 4}
+        The pixel values with their own dtype (uint8, uint16, float, ...): no scaling
+        here (see :func:`bpartis_nb.inference.to_network_input`).
+
+    Raises
+    ------
+    FileNotFoundError
+        The path does not exist.
+    ImageError
+        Not an image, a damaged file, an unsupported array, or smaller than 16 x 16.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"no such file: {path}. Check the path or pass the image as an array.")
+        if path.is_dir():
+            raise ImageError(f"{path} is a folder, not an image file; pass one image file.")
+        try:
+            with Image.open(path) as im:
+                im.load()
+                array = _pil_to_array(im)
+        except UnidentifiedImageError:
+            raise ImageError(
+                f"{path.name} is not an image that can be read (PNG, JPEG, TIFF, BMP ...); "
+                "check that the file is a micrograph and not another kind of file renamed."
+            ) from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(
+                f"{path.name} could not be decoded ({exc}); the file is probably truncated or "
+                "damaged: export it again from the microscope software or the original figure."
+            ) from None
+        return as_image_array(array, name=path.name)
+    if isinstance(source, Image.Image):
+        return as_image_array(_pil_to_array(source))
+    return as_image_array(source)
+
+
+def _pil_to_array(im: Image.Image) -> NDArray:
+    if im.mode in ("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+    elif im.mode == "LA":
+        im = im.convert("L")
+    elif im.mode.startswith("I;16"):
+        return np.asarray(im, dtype=np.uint16)
+    return np.asarray(im)
+
+
+def as_image_array(array: object, name: str = "image") -> NDArray:
+    """Validate an array as a micrograph (see :func:`read_image` for the accepted shapes)."""
+    try:
+        a = np.asarray(array)
+    except Exception as exc:  # pragma: no cover - exotic objects
+        raise ImageError(f"{name}: cannot be turned into an array ({exc}).") from None
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ImageError(f"{name}: pixel type {a.dtype} is not numeric; pass a numeric image array.")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim == 3 and a.shape[2] == 2:  # grey + alpha
+        a = a[:, :, 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
+        raise ImageError(
+            f"{name}: expected a grayscale (M, N) or colour (M, N, 3|4) image, got an array of "
+            f"shape {a.shape}. For a stack, pass one frame at a time."
+        )
+    if min(a.shape[:2]) < MIN_SIDE:
+        raise ImageError(
+            f"{name}: the image is {a.shape[1]} x {a.shape[0]} pixels; at least {MIN_SIDE} x "
+            f"{MIN_SIDE} is needed to find particles. Pass the full micrograph, not a thumbnail."
+        )
+    if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+        raise ImageError(f"{name}: the image holds NaN or infinite values; replace them first.")
+    return a
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Write a file so that readers see either the old or the complete new content.
+
+    ``write`` is called with a temporary path in the same folder; on success the file is
+    moved onto ``path`` with :func:`os.replace`, otherwise the temporary file is removed.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination; its folder is created if needed.
+    write : callable
+        ``write(tmp_path)`` writes the content.
+
+    Returns
+    -------
+    Path
+        The destination.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        raise
+    return path

@@ -1,0 +1,111 @@
+"""Command line: ``bpartis-nb segment`` and ``bpartis-nb evaluate`` (also ``python -m bpartis_nb``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .inference import DEFAULT_SAMPLES, DEFAULT_TU
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bpartis-nb",
+        description="Bayesian particle instance segmentation (BPartIS) of electron micrographs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    seg = sub.add_parser("segment", help="segment and measure micrographs; write overlay PNGs and particle CSVs")
+    seg.add_argument("images", nargs="*", help="image files (default: the built-in synthetic example)")
+    seg.add_argument("--out", default="out", help="output folder (default: ./out)")
+    seg.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="Monte-Carlo samples T (0: discriminative)")
+    seg.add_argument("--tu", type=float, default=DEFAULT_TU, help="uncertainty threshold t_u")
+    seg.add_argument("--scale", type=float, default=None, help="physical size of one pixel (e.g. nm/px)")
+    seg.add_argument("--unit", default="nm", help="unit of --scale (default nm)")
+    seg.add_argument("--seed", type=int, default=0, help="seed of the dropout draws")
+    seg.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
+    seg.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
+
+    ev = sub.add_parser("evaluate", help="Table 1 of the paper on an EMPS split")
+    ev.add_argument("--emps", default=None, help="EMPS folder (default: $BPARTIS_NB_EMPS, else the cache)")
+    ev.add_argument("--split", default="test", choices=["test", "train"])
+    ev.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
+    ev.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="Monte-Carlo samples T")
+    ev.add_argument("--tu", type=float, default=DEFAULT_TU, help="uncertainty threshold t_u")
+    ev.add_argument("--seed", type=int, default=0, help="base seed of the dropout draws")
+    ev.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
+    ev.add_argument("--json", dest="json_out", default=None, help="write all numbers to this JSON file")
+    return parser
+
+
+def _model(weights: Optional[str], device: Optional[str] = None):
+    from .weights import load_model
+
+    return load_model(pretrained=weights if weights else True, device=device)
+
+
+def _cmd_segment(args: argparse.Namespace) -> int:
+    from .analysis import measure
+    from .examples import synthetic_micrograph
+    from .inference import segment
+    from .io import ImageError, atomic_write
+    from .viz import save_overlay
+
+    out = Path(args.out)
+    model = _model(args.weights, args.device)
+    sources = args.images or [None]
+    failures = 0
+    for src in sources:
+        if src is None:
+            name, image = "example", synthetic_micrograph().image
+        else:
+            name, image = Path(src).stem, src
+        try:
+            result = segment(image, samples=args.samples, tu=args.tu, model=model, seed=args.seed, progress=True)
+        except (ImageError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        table = measure(result.labels, scale=args.scale, unit=args.unit)
+        csv_path = atomic_write(out / f"{name}_particles.csv", lambda p: table.to_csv(p, index=False))
+        png_path = save_overlay(out / f"{name}_overlay.png", result, image=image)
+        print(f"{name}: {result.count} particles ({len(result.instances) - result.count} filtered out as uncertain) "
+              f"in {result.seconds:.1f} s -> {png_path}, {csv_path}")
+    return 1 if failures else 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_split, format_table
+    from .io import atomic_write
+
+    result = evaluate_split(
+        args.emps, args.split, args.limit, args.samples, args.tu, model=_model(args.weights), seed=args.seed
+    )
+    print(format_table(result))
+    if args.json_out:
+        text = json.dumps(result, indent=1)
+        atomic_write(args.json_out, lambda p: p.write_text(text))
+        print(f"wrote {args.json_out}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "segment":
+            return _cmd_segment(args)
+        return _cmd_evaluate(args)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

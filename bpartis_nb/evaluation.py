@@ -1,0 +1,128 @@
+"""Table 1 of the paper: discriminative, Bayesian and Bayesian + filter on an EMPS split."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+import numpy as np
+
+from .data import emps_root, load_emps_image, load_emps_labels, split_names
+from .inference import DEFAULT_SAMPLES, DEFAULT_TU, segment
+from .metrics import image_metrics
+from .model import BranchedERFNet
+
+__all__ = ["VARIANTS", "METRIC_KEYS", "evaluate_split", "format_table", "REFERENCE"]
+
+VARIANTS = ("discriminative", "bayesian", "bayesian_filter")
+METRIC_KEYS = ("ap", "ap50", "ap75", "miou", "ap_match50")
+
+#: The published model on the EMPS test split, measured with the published segmenter
+#: (T = 30, t_u = 0.0125), and the paper's Table 1; for side-by-side printing only.
+REFERENCE = {
+    "measured reference": {
+        "discriminative": (0.539, 0.786, 0.736, 0.711, 0.738),
+        "bayesian": (0.570, 0.816, 0.767, 0.738, 0.761),
+        "bayesian_filter": (0.615, 0.931, 0.877, 0.846, 0.794),
+    },
+    "paper Table 1": {
+        "discriminative": (0.560, 0.786, 0.738, 0.712, None),
+        "bayesian": (0.590, 0.823, 0.771, 0.745, None),
+        "bayesian_filter": (0.632, 0.928, 0.874, 0.844, None),
+    },
+}
+
+
+def evaluate_split(
+    emps: Optional[Union[str, os.PathLike]] = None,
+    split: str = "test",
+    limit: Optional[int] = None,
+    samples: int = DEFAULT_SAMPLES,
+    tu: float = DEFAULT_TU,
+    model: Optional[BranchedERFNet] = None,
+    seed: Optional[int] = 0,
+    progress: bool = True,
+) -> dict:
+    """Run the three variants of Table 1 on a split and average the per-image metrics.
+
+    The Bayesian and Bayesian + filter variants come from one Monte-Carlo run per image
+    (the filter only removes instances), so their ``seconds`` are the same run's.
+
+    Parameters
+    ----------
+    emps : path-like, optional
+        EMPS folder (see :func:`bpartis_nb.data.emps_root`).
+    split : {"test", "train"}
+    limit : int, optional
+        Only the first ``limit`` images of the split file.
+    samples, tu : Monte-Carlo samples T and uncertainty threshold.
+    model : BranchedERFNet, optional
+        Defaults to the published weights.
+    seed : int, optional
+        Base seed of the dropout draws (image i uses ``seed + i``); None: unseeded.
+    progress : bool
+        Progress bar over images.
+
+    Returns
+    -------
+    dict
+        ``{"settings": {...}, "variants": {variant: {metric: mean, "n_pred": total,
+        "median_seconds": ...}}, "images": [{"name": ..., variant: {metric: value,
+        "seconds": ...}}]}``.
+    """
+    root = emps_root(emps)
+    names = split_names(root, split)
+    if limit is not None:
+        names = names[: max(0, int(limit))]
+    if not names:
+        raise ValueError(f"no images to evaluate in split {split!r} (limit={limit})")
+    if model is None:
+        from .weights import load_model
+
+        model = load_model(pretrained=True)
+    iterator = names
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(names, desc=f"EMPS {split}", unit="image")
+    rows = []
+    for i, name in enumerate(iterator):
+        image = load_emps_image(root, name)
+        truth = load_emps_labels(root, name)
+        disc = segment(image, samples=0, model=model)
+        bayes = segment(image, samples=samples, tu=tu, model=model, seed=None if seed is None else seed + i)
+        row = {"name": name}
+        for variant, labels, seconds in (
+            ("discriminative", disc.labels, disc.seconds),
+            ("bayesian", bayes.labels_unfiltered, bayes.seconds),
+            ("bayesian_filter", bayes.labels, bayes.seconds),
+        ):
+            row[variant] = {**image_metrics(labels, truth), "seconds": seconds}
+        rows.append(row)
+    summary = {}
+    for variant in VARIANTS:
+        per = [r[variant] for r in rows]
+        summary[variant] = {k: float(np.mean([p[k] for p in per])) for k in per[0] if k not in ("n_pred", "n_gt", "seconds")}
+        summary[variant]["n_pred"] = int(sum(p["n_pred"] for p in per))
+        summary[variant]["n_gt"] = int(sum(p["n_gt"] for p in per))
+        summary[variant]["median_seconds"] = float(np.median([p["seconds"] for p in per]))
+    settings = {"emps": str(root), "split": split, "images": len(names), "samples": samples, "tu": tu, "seed": seed}
+    return {"settings": settings, "variants": summary, "images": rows}
+
+
+def format_table(result: dict, reference: bool = True) -> str:
+    """A Markdown table of the variants (and, optionally, the reference rows)."""
+    head = "| variant | AP | AP50 | AP75 | mean IoU | AP_match50 | predicted | median s/image |"
+    lines = [head, "|" + "---|" * 8]
+    s = result["settings"]
+    for v in VARIANTS:
+        m = result["variants"][v]
+        label = {"discriminative": "discriminative", "bayesian": f"Bayesian, T = {s['samples']}",
+                 "bayesian_filter": f"Bayesian + filter, t_u = {s['tu']}"}[v]
+        vals = " | ".join(f"{m[k]:.3f}" for k in METRIC_KEYS)
+        lines.append(f"| this package: {label} | {vals} | {m['n_pred']} | {m['median_seconds']:.2f} |")
+    if reference:
+        for source, rows in REFERENCE.items():
+            for v, vals in rows.items():
+                cells = " | ".join("-" if x is None else f"{x:.3f}" for x in vals)
+                lines.append(f"| {source}: {v} | {cells} | - | - |")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""A built-in example micrograph, generated deterministically (no download needed).
+
+The image imitates a secondary-electron SEM picture of dispersed nanoparticles: a dark,
+slightly uneven substrate; bright, convex particles of varied size and mild ellipticity
+with brighter rims (the edge effect); a little blur and shot noise. Its true instance
+map and pixel size come with it, so results can be checked against the truth.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+__all__ = ["Example", "synthetic_micrograph"]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A micrograph with its ground truth.
+
+    Attributes
+    ----------
+    name : str
+    image : ndarray of shape (M, N, 3), uint8
+        Grey values replicated to RGB.
+    labels : ndarray of shape (M, N), int32
+        True instance map, 0 = background.
+    pixel_size : float
+        Physical size of one pixel, in ``unit``.
+    unit : str
+    description : str
+    """
+
+    name: str
+    image: NDArray[np.uint8]
+    labels: NDArray[np.int32]
+    pixel_size: float
+    unit: str
+    description: str
+
+
+def synthetic_micrograph(
+    size: int = 512,
+    n_particles: int = 45,
+    radius: tuple[float, float] = (14.0, 30.0),
+    seed: int = 7,
+    pixel_size: float = 2.0,
+) -> Example:
+    """Generate an SEM-like image of separated particles, with its true instance map.
+
+    Parameters
+    ----------
+    size : int
+        Side of the square image in pixels.
+    n_particles : int
+        Particles to place (fewer when the image is full: they never overlap).
+    radius : (float, float)
+        Range of the particles' mean radius in pixels.
+    seed : int
+        Same seed, same image.
+    pixel_size : float
+        Nanometres per pixel attached to the example.
+
+    Returns
+    -------
+    Example
+
+    Examples
+    --------
+    >>> ex = synthetic_micrograph(size=128, n_particles=5, radius=(8, 12))
+    >>> ex.image.shape, ex.image.dtype, int(ex.labels.max())
+    ((128, 128, 3), dtype('uint8'), 5)
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
+    labels = np.zeros((size, size), np.int32)
+    height = np.zeros((size, size))
+    rim = np.zeros((size, size))
+    placed = 0
+    for _ in range(n_particles * 50):
+        if placed == n_particles:
+            break
+        r = rng.uniform(*radius)
+        a, b = r * rng.uniform(1.0, 1.35), r
+        theta = rng.uniform(0, np.pi)
+        cy, cx = rng.uniform(a + 2, size - a - 2, 2)
+        dy, dx = rows - cy, cols - cx
+        u = (dx * np.cos(theta) + dy * np.sin(theta)) / a
+        v = (-dx * np.sin(theta) + dy * np.cos(theta)) / b
+        rho2 = u * u + v * v
+        inside = rho2 <= 1.0
+        grown = ndimage.binary_dilation(inside, iterations=3)
+        if np.any(labels[grown]):
+            continue
+        placed += 1
+        labels[inside] = placed
+        height[inside] = np.sqrt(1.0 - rho2[inside]) * rng.uniform(0.75, 1.0)
+        rim[inside] = np.clip((rho2[inside] - 0.55) / 0.45, 0, 1) ** 2
+    substrate = 0.18 + 0.06 * np.sin(cols / size * 3.0) * np.cos(rows / size * 2.0)
+    substrate += ndimage.gaussian_filter(rng.normal(0, 1, (size, size)), 6) * 0.08
+    tone = substrate + (labels > 0) * (0.35 + 0.25 * height + 0.3 * rim)
+    tone = ndimage.gaussian_filter(tone, 1.0)
+    tone = rng.poisson(np.clip(tone, 0, 1) * 200) / 200.0
+    grey = np.clip(tone * 255, 0, 255).astype(np.uint8)
+    return Example(
+        name="synthetic SEM nanoparticles",
+        image=np.repeat(grey[:, :, None], 3, axis=2),
+        labels=labels,
+        pixel_size=pixel_size,
+        unit="nm",
+        description=(
+            f"{placed} separated particles, mean radius {radius[0]:g}-{radius[1]:g} px, "
+            f"{pixel_size:g} nm/px; generated with seed {seed}"
+        ),
+    )

@@ -1,0 +1,70 @@
+"""pyproject.toml, environment.yml and binder/ list the same dependencies; the pip part installs."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~; \[]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def pyproject_deps():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def env_pip_part():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = [d for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert len(pip) == 1, "environment.yml needs exactly one pip: section"
+    return pip[0]["pip"]
+
+
+def test_environment_matches_pyproject():
+    reqs = [r for r in env_pip_part() if not r.startswith("-e")]
+    assert sorted(reqs) == sorted(pyproject_deps())
+    assert "-e ." in env_pip_part(), "environment.yml must install the package itself"
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert any(str(d).startswith("python") for d in env["dependencies"])
+
+
+def test_binder_matches_pyproject():
+    lines = [
+        line.strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert sorted(lines) == sorted(pyproject_deps())
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert "pip install" in post and "-e ." in post
+
+
+def test_environment_pip_part_installs(tmp_path):
+    """pip accepts the requirements and finds them all satisfied here (no index needed)."""
+    reqs = tmp_path / "reqs.txt"
+    reqs.write_text("\n".join(r for r in env_pip_part() if not r.startswith("-e")) + "\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "-r", str(reqs)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Would install" not in out.stdout, out.stdout
+
+
+def test_public_api_without_widgets():
+    code = (
+        "import sys, bpartis_nb; "
+        "assert {'load_model', 'segment'} <= set(bpartis_nb.__all__); "
+        "[getattr(bpartis_nb, n) for n in bpartis_nb.__all__]; "
+        "bad = [m for m in ('ipywidgets', 'voila', 'IPython') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

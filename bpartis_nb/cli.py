@@ -12,6 +12,27 @@ from .inference import DEFAULT_SAMPLES, DEFAULT_TU
 __all__ = ["main", "build_parser"]
 
 
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bpartis-nb",
@@ -22,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     seg = sub.add_parser("segment", help="segment and measure micrographs; write overlay PNGs and particle CSVs")
     seg.add_argument("images", nargs="*", help="image files (default: the built-in synthetic example)")
     seg.add_argument("--out", default="out", help="output folder (default: ./out)")
-    seg.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="Monte-Carlo samples T (0: discriminative)")
-    seg.add_argument("--tu", type=float, default=DEFAULT_TU, help="uncertainty threshold t_u")
-    seg.add_argument("--scale", type=float, default=None, help="physical size of one pixel (e.g. nm/px)")
+    seg.add_argument("--samples", type=_nonnegative_int, default=DEFAULT_SAMPLES, help="Monte-Carlo samples T (0: discriminative)")
+    seg.add_argument("--tu", type=_positive_float, default=DEFAULT_TU, help="uncertainty threshold t_u")
+    seg.add_argument("--scale", type=_positive_float, default=None, help="physical size of one pixel (e.g. nm/px)")
     seg.add_argument("--unit", default="nm", help="unit of --scale (default nm)")
     seg.add_argument("--seed", type=int, default=0, help="seed of the dropout draws")
     seg.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
@@ -33,9 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="Table 1 of the paper on an EMPS split")
     ev.add_argument("--emps", default=None, help="EMPS folder (default: $BPARTIS_NB_EMPS, else the cache)")
     ev.add_argument("--split", default="test", choices=["test", "train"])
-    ev.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
-    ev.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, help="Monte-Carlo samples T")
-    ev.add_argument("--tu", type=float, default=DEFAULT_TU, help="uncertainty threshold t_u")
+    ev.add_argument("--limit", type=_positive_int, default=None, help="only the first N images of the split")
+    ev.add_argument("--samples", type=_positive_int, default=DEFAULT_SAMPLES, help="Monte-Carlo samples T")
+    ev.add_argument("--tu", type=_positive_float, default=DEFAULT_TU, help="uncertainty threshold t_u")
     ev.add_argument("--seed", type=int, default=0, help="base seed of the dropout draws")
     ev.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
     ev.add_argument("--json", dest="json_out", default=None, help="write all numbers to this JSON file")
@@ -99,7 +120,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "segment":
             return _cmd_segment(args)
         return _cmd_evaluate(args)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        # ImageError, WeightsUnavailableError and bad settings: a message, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -55,6 +55,12 @@ def read_image(source: ImageSource) -> NDArray:
             with Image.open(path) as im:
                 im.load()
                 array = _pil_to_array(im)
+        except PermissionError:
+            raise ImageError(f"{path} cannot be read: permission denied. Check the file's permissions.") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageError(
+                f"{path.name} is too large to open safely ({exc}). Downscale it or cut it into tiles first."
+            ) from None
         except UnidentifiedImageError:
             raise ImageError(
                 f"{path.name} is not an image that can be read (PNG, JPEG, TIFF, BMP ...); "

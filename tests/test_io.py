@@ -230,3 +230,15 @@ def test_atomic_write_failure_without_old_file(tmp_path):
         atomic_write(target, failing)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "table.csv", lambda p: p.write_text("a,b\n"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -5,10 +5,18 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from skimage.measure import regionprops_table
 
-__all__ = ["measure", "pixel_size_from_scalebar"]
+__all__ = [
+    "measure",
+    "pixel_size_from_scalebar",
+    "summarize",
+    "size_column",
+    "histogram_edges",
+    "histogram",
+    "cosine_distance",
+]
 
 Scale = Union[float, Sequence]
 
@@ -82,9 +90,7 @@ def measure(
     >>> float(t.loc[0, "area_nm2"]), float(t.loc[0, "aspect_ratio"].round(1))
     (800.0, 2.0)
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be a 2-D instance map, got shape {labels.shape}")
+    labels = _as_label_map(labels)
     if isinstance(scale, (tuple, list)):
         if len(scale) != 3:
             raise ValueError("a scale bar is given as (length_px, value, unit)")
@@ -145,8 +151,121 @@ def measure(
     return table
 
 
+def _as_label_map(labels: ArrayLike) -> NDArray[np.int32]:
+    """Validate an instance map: 2-D, integer ids (integral floats accepted), none negative."""
+    a = np.asarray(labels)
+    if a.ndim != 2:
+        raise ValueError(f"labels must be a 2-D instance map, got shape {a.shape}")
+    if a.dtype == bool:
+        raise ValueError("labels is a boolean mask, not an instance map: label it first (scipy.ndimage.label)")
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+            raise ValueError("labels must hold integer instance ids; got fractional or NaN values "
+                             "(is this a probability map rather than an instance map?)")
+    elif not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {a.dtype}")
+    if a.size and a.min() < 0:
+        raise ValueError("labels hold negative ids; 0 is background and instances are 1, 2, ...")
+    if a.size and a.max() > np.iinfo(np.int32).max:
+        raise ValueError("labels hold ids too large for an instance map")
+    return a.astype(np.int32)
+
+
 def _mean_by_label(labels: NDArray, values: NDArray, ids: NDArray) -> NDArray[np.float64]:
     flat = labels.ravel().astype(np.intp)
     sums = np.bincount(flat, weights=np.asarray(values, np.float64).ravel(), minlength=int(flat.max(initial=0)) + 1)
     counts = np.bincount(flat, minlength=len(sums))
     return sums[ids] / np.maximum(counts[ids], 1)
+
+
+def size_column(table: pd.DataFrame) -> str:
+    """The name of the equivalent-diameter column (``diameter_nm``, ``diameter_px``, ...)."""
+    names = [c for c in table.columns if c.startswith("diameter_")]
+    if len(names) != 1:
+        raise ValueError(f"expected one diameter_<unit> column, found {names}; use measure() output")
+    return names[0]
+
+
+def summarize(table: pd.DataFrame) -> dict:
+    """Count and distribution statistics of a particle table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`measure`.
+
+    Returns
+    -------
+    dict
+        ``count``, ``unit``; for ``diameter`` and ``aspect_ratio``: ``mean``, ``median``,
+        ``std`` (sample, ddof=1), ``p10``, ``p25``, ``p75``, ``p90``, ``min``, ``max``;
+        ``polydispersity_index`` = (std / mean)^2 of the diameter (the squared
+        coefficient of variation, the definition used in particle sizing). Statistics are
+        NaN when there are too few particles.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"diameter_nm": [10.0, 10.0, 20.0, 20.0], "aspect_ratio": [1.0, 1.0, 2.0, 2.0]})
+    >>> s = summarize(t)
+    >>> s["count"], s["diameter"]["mean"], round(s["polydispersity_index"], 4)
+    (4, 15.0, 0.1481)
+    """
+    col = size_column(table)
+    out: dict = {"count": int(len(table)), "unit": col.removeprefix("diameter_")}
+    for key, values in (("diameter", table[col]), ("aspect_ratio", table["aspect_ratio"])):
+        v = np.asarray(values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        stats = {"mean": np.nan, "median": np.nan, "std": np.nan, "p10": np.nan, "p25": np.nan,
+                 "p75": np.nan, "p90": np.nan, "min": np.nan, "max": np.nan}
+        if v.size:
+            p10, p25, p75, p90 = np.percentile(v, [10, 25, 75, 90])
+            stats.update(mean=v.mean(), median=np.median(v), p10=p10, p25=p25, p75=p75, p90=p90,
+                         min=v.min(), max=v.max())
+            if v.size > 1:
+                stats["std"] = v.std(ddof=1)
+        out[key] = {k: float(x) for k, x in stats.items()}
+    d = out["diameter"]
+    out["polydispersity_index"] = float((d["std"] / d["mean"]) ** 2) if d["mean"] > 0 else float("nan")
+    return out
+
+
+def histogram_edges(*samples: ArrayLike, bins: int = 20, lower: Optional[float] = 0.0) -> NDArray[np.float64]:
+    """Shared, reproducible bin edges for comparing several samples.
+
+    ``bins`` equal bins from ``lower`` (default 0; None: the smallest value) to the largest
+    value over all samples, so two histograms of the same quantity can be compared bin by
+    bin. Degenerate input (no values, one value) gives a unit-wide range.
+    """
+    values = np.concatenate([np.asarray(s, np.float64).ravel() for s in samples] or [np.zeros(0)])
+    values = values[np.isfinite(values)]
+    lo = float(values.min()) if (lower is None and values.size) else float(lower or 0.0)
+    hi = float(values.max()) if values.size else lo + 1.0
+    if hi <= lo:
+        hi = lo + 1.0
+    return np.linspace(lo, hi, int(bins) + 1)
+
+
+def histogram(values: ArrayLike, edges: ArrayLike) -> NDArray[np.int64]:
+    """Counts of ``values`` in the bins ``edges`` (the last bin includes its right edge)."""
+    v = np.asarray(values, np.float64)
+    return np.histogram(v[np.isfinite(v)], bins=np.asarray(edges, np.float64))[0]
+
+
+def cosine_distance(h1: ArrayLike, h2: ArrayLike) -> float:
+    """The paper's histogram cosine distance ``1 - h1.h2 / (|h1| |h2|)``.
+
+    0 for proportional histograms, 1 for histograms with no bin in common; NaN when
+    either histogram is empty.
+
+    Examples
+    --------
+    >>> round(cosine_distance([1, 2, 0], [2, 4, 0]), 9), cosine_distance([1, 0], [0, 3])
+    (0.0, 1.0)
+    """
+    a, b = np.asarray(h1, np.float64), np.asarray(h2, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"histograms must share their bins: shapes {a.shape} and {b.shape}")
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return float("nan")
+    return float(max(0.0, 1.0 - float(a @ b) / (na * nb)))

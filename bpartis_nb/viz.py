@@ -13,7 +13,18 @@ from skimage.segmentation import find_boundaries
 from .inference import Segmentation, _rgb, _to_unit_float
 from .io import ImageSource, atomic_write, read_image
 
-__all__ = ["overlay", "save_overlay", "instance_colours"]
+__all__ = [
+    "overlay",
+    "save_overlay",
+    "instance_colours",
+    "plot_overlay",
+    "plot_uncertainty",
+    "plot_histogram",
+    "plot_size_histogram",
+    "plot_aspect_histogram",
+    "plot_rdf",
+    "save_figure",
+]
 
 #: Colour of instances removed by the uncertainty filter.
 FILTERED_COLOUR = (230, 30, 30)
@@ -72,3 +83,106 @@ def save_overlay(
     """Write :func:`overlay` as a PNG, atomically. Returns the path."""
     picture = overlay(result, image, alpha)
     return atomic_write(path, lambda p: Image.fromarray(picture).save(p, format="PNG"))
+
+
+# --------------------------------------------------------------------------- matplotlib plots
+def _axes(ax=None, figsize=(5.0, 4.0)):
+    """The given axes, or a new figure's (created without pyplot's global state)."""
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def plot_overlay(result: Segmentation, image: ImageSource, ax=None, title: Optional[str] = None):
+    """Show :func:`overlay` on an axes. Returns (figure, axes)."""
+    fig, ax = _axes(ax, (6.0, 6.0))
+    ax.imshow(overlay(result, image))
+    kept, total = result.count, len(result.instances)
+    ax.set_title(title or f"{kept} particles kept, {total - kept} filtered out (red)")
+    ax.set_axis_off()
+    return fig, ax
+
+
+def plot_uncertainty(result: Segmentation, ax=None, cmap: str = "magma"):
+    """The mutual-information map (nats) with a colour bar. Returns (figure, axes)."""
+    if result.mutual_information is None:
+        raise ValueError("a discriminative result has no uncertainty map; segment with samples > 0")
+    fig, ax = _axes(ax, (6.0, 5.0))
+    im = ax.imshow(result.mutual_information, cmap=cmap, vmin=0)
+    fig.colorbar(im, ax=ax, label="mutual information (nats)")
+    ax.set_title(f"epistemic uncertainty (T = {result.samples}, t_u = {result.tu:g})")
+    ax.set_axis_off()
+    return fig, ax
+
+
+def plot_histogram(values, edges, ax=None, xlabel: str = "", label: Optional[str] = None,
+                   reference=None, reference_label: str = "ground truth"):
+    """A histogram on shared bins, optionally with a reference histogram as a step line.
+
+    Parameters
+    ----------
+    values : array_like
+        Sample to count (e.g. diameters).
+    edges : array_like
+        Bin edges (see :func:`bpartis_nb.analysis.histogram_edges`).
+    reference : array_like, optional
+        A second sample drawn as an outline on the same bins (e.g. the ground truth).
+
+    Returns
+    -------
+    (figure, axes)
+    """
+    from .analysis import histogram
+
+    fig, ax = _axes(ax)
+    edges = np.asarray(edges, np.float64)
+    ax.stairs(histogram(values, edges), edges, fill=True, alpha=0.6, label=label or "prediction")
+    if reference is not None:
+        ax.stairs(histogram(reference, edges), edges, color="k", linewidth=1.5, label=reference_label)
+        ax.legend()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("particles")
+    return fig, ax
+
+
+def plot_size_histogram(table, edges=None, ax=None, reference=None):
+    """Histogram of equivalent diameters of a :func:`~bpartis_nb.analysis.measure` table."""
+    from .analysis import histogram_edges, size_column
+
+    col = size_column(table)
+    ref = None if reference is None else reference[size_column(reference)]
+    if edges is None:
+        edges = histogram_edges(table[col], *([] if ref is None else [ref]))
+    return plot_histogram(table[col], edges, ax, xlabel=f"equivalent diameter ({col.removeprefix('diameter_')})",
+                          reference=ref)
+
+
+def plot_aspect_histogram(table, edges=None, ax=None, reference=None):
+    """Histogram of aspect ratios (major / minor axis)."""
+    from .analysis import histogram_edges
+
+    ref = None if reference is None else reference["aspect_ratio"]
+    if edges is None:
+        edges = histogram_edges(table["aspect_ratio"], *([] if ref is None else [ref]), lower=1.0)
+    return plot_histogram(table["aspect_ratio"], edges, ax, xlabel="aspect ratio (major / minor)", reference=ref)
+
+
+def plot_rdf(r, g, ax=None, unit: str = "px", label: Optional[str] = None, reference=None):
+    """g(r) with the ideal-gas line g = 1; ``reference`` = (r, g) of a second curve."""
+    fig, ax = _axes(ax)
+    ax.plot(r, g, marker=".", label=label or "prediction")
+    if reference is not None:
+        ax.plot(reference[0], reference[1], color="k", linestyle="--", label="ground truth")
+        ax.legend()
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xlabel(f"r ({unit})")
+    ax.set_ylabel("g(r)")
+    return fig, ax
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Write a matplotlib figure as PNG, atomically."""
+    return atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=dpi))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .baselines import METHODS as BASELINES
 from .inference import DEFAULT_SAMPLES, DEFAULT_TU
 
 __all__ = ["main", "build_parser"]
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tu", type=_positive_float, default=DEFAULT_TU, help="uncertainty threshold t_u")
     ev.add_argument("--seed", type=int, default=0, help="base seed of the dropout draws")
     ev.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
+    ev.add_argument("--method", default="bpartis", choices=["bpartis", *BASELINES],
+                    help="bpartis (default), or a classical baseline that needs no weights "
+                         "(--samples, --tu, --seed and --weights then do not apply)")
     ev.add_argument("--json", dest="json_out", default=None, help="write all numbers to this JSON file")
     return parser
 
@@ -100,12 +104,17 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_split, format_table
+    from .evaluation import evaluate_baseline, evaluate_split, format_table
     from .io import atomic_write
 
-    result = evaluate_split(
-        args.emps, args.split, args.limit, args.samples, args.tu, model=_model(args.weights), seed=args.seed
-    )
+    if args.method != "bpartis":
+        if args.weights:
+            print(f"note: --weights is not used by the baseline {args.method}", file=sys.stderr)
+        result = evaluate_baseline(args.emps, args.split, args.limit, method=args.method)
+    else:
+        result = evaluate_split(
+            args.emps, args.split, args.limit, args.samples, args.tu, model=_model(args.weights), seed=args.seed
+        )
     print(format_table(result))
     if args.json_out:
         text = json.dumps(result, indent=1)

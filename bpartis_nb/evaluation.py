@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Optional, Union
 
 import numpy as np
@@ -11,7 +12,7 @@ from .inference import DEFAULT_SAMPLES, DEFAULT_TU, segment
 from .metrics import image_metrics
 from .model import BranchedERFNet
 
-__all__ = ["VARIANTS", "METRIC_KEYS", "evaluate_split", "format_table", "REFERENCE"]
+__all__ = ["VARIANTS", "METRIC_KEYS", "evaluate_split", "evaluate_baseline", "format_table", "REFERENCE"]
 
 VARIANTS = ("discriminative", "bayesian", "bayesian_filter")
 METRIC_KEYS = ("ap", "ap50", "ap75", "miou", "ap_match50")
@@ -70,11 +71,7 @@ def evaluate_split(
         "seconds": ...}}]}``.
     """
     root = emps_root(emps)
-    names = split_names(root, split)
-    if limit is not None:
-        names = names[: max(0, int(limit))]
-    if not names:
-        raise ValueError(f"no images to evaluate in split {split!r} (limit={limit})")
+    names = _split_names(root, split, limit)
     if model is None:
         from .weights import load_model
 
@@ -98,28 +95,103 @@ def evaluate_split(
         ):
             row[variant] = {**image_metrics(labels, truth), "seconds": seconds}
         rows.append(row)
+    summary = _summarise(rows, VARIANTS)
+    settings = {"emps": str(root), "split": split, "images": len(names), "samples": samples, "tu": tu, "seed": seed}
+    return {"settings": settings, "variants": summary, "images": rows}
+
+
+def _split_names(root, split: str, limit: Optional[int]) -> list[str]:
+    names = split_names(root, split)
+    if limit is not None:
+        names = names[: max(0, int(limit))]
+    if not names:
+        raise ValueError(f"no images to evaluate in split {split!r} (limit={limit})")
+    return names
+
+
+def _summarise(rows: list[dict], variants) -> dict:
+    """Per variant: metrics averaged over images, instance counts summed, median seconds."""
     summary = {}
-    for variant in VARIANTS:
+    for variant in variants:
         per = [r[variant] for r in rows]
         summary[variant] = {k: float(np.mean([p[k] for p in per])) for k in per[0] if k not in ("n_pred", "n_gt", "seconds")}
         summary[variant]["n_pred"] = int(sum(p["n_pred"] for p in per))
         summary[variant]["n_gt"] = int(sum(p["n_gt"] for p in per))
         summary[variant]["median_seconds"] = float(np.median([p["seconds"] for p in per]))
-    settings = {"emps": str(root), "split": split, "images": len(names), "samples": samples, "tu": tu, "seed": seed}
-    return {"settings": settings, "variants": summary, "images": rows}
+    return summary
+
+
+def evaluate_baseline(
+    emps: Optional[Union[str, os.PathLike]] = None,
+    split: str = "test",
+    limit: Optional[int] = None,
+    method: str = "otsu_watershed",
+    progress: bool = True,
+) -> dict:
+    """Run a classical baseline (:mod:`bpartis_nb.baselines`) on a split, with Table 1's metrics.
+
+    Parameters
+    ----------
+    emps : path-like, optional
+        EMPS folder (see :func:`bpartis_nb.data.emps_root`).
+    split : {"test", "train"}
+    limit : int, optional
+        Only the first ``limit`` images of the split file.
+    method : str
+        A key of :data:`bpartis_nb.baselines.METHODS`.
+    progress : bool
+        Progress bar over images.
+
+    Returns
+    -------
+    dict
+        As :func:`evaluate_split`, with the one variant ``method``:
+        ``{"settings": {..., "method": method}, "variants": {method: {...}},
+        "images": [{"name": ..., method: {metric: value, "seconds": ...}}]}``;
+        ``seconds`` times the baseline on the loaded image.
+    """
+    from .baselines import get_method
+
+    baseline = get_method(method)  # ValueError listing the choices for an unknown name
+    root = emps_root(emps)
+    names = _split_names(root, split, limit)
+    iterator = names
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(names, desc=f"EMPS {split} ({method})", unit="image")
+    rows = []
+    for name in iterator:
+        image = load_emps_image(root, name)
+        truth = load_emps_labels(root, name)
+        start = time.perf_counter()
+        labels = baseline(image)
+        seconds = time.perf_counter() - start
+        rows.append({"name": name, method: {**image_metrics(labels, truth), "seconds": seconds}})
+    settings = {"emps": str(root), "split": split, "images": len(names), "method": method}
+    return {"settings": settings, "variants": _summarise(rows, (method,)), "images": rows}
 
 
 def format_table(result: dict, reference: bool = True) -> str:
-    """A Markdown table of the variants (and, optionally, the reference rows)."""
+    """A Markdown table of the variants present (and, optionally, the reference rows).
+
+    BPartIS variants come first, in Table 1's order; any other variant in
+    ``result["variants"]`` (a classical baseline) follows as ``baseline: <name>``.
+    """
     head = "| variant | AP | AP50 | AP75 | mean IoU | AP_match50 | predicted | median s/image |"
     lines = [head, "|" + "---|" * 8]
     s = result["settings"]
-    for v in VARIANTS:
-        m = result["variants"][v]
-        label = {"discriminative": "discriminative", "bayesian": f"Bayesian, T = {s['samples']}",
-                 "bayesian_filter": f"Bayesian + filter, t_u = {s['tu']}"}[v]
+    present = result["variants"]
+    for v in [v for v in VARIANTS if v in present] + [v for v in present if v not in VARIANTS]:
+        m = present[v]
+        if v in VARIANTS:
+            label = {"discriminative": "discriminative", "bayesian": f"Bayesian, T = {s['samples']}",
+                     "bayesian_filter": f"Bayesian + filter, t_u = {s['tu']}"}[v]
+            label = f"this package: {label}"
+        else:
+            label = f"baseline: {v}"
         vals = " | ".join(f"{m[k]:.3f}" for k in METRIC_KEYS)
-        lines.append(f"| this package: {label} | {vals} | {m['n_pred']} | {m['median_seconds']:.2f} |")
+        lines.append(f"| {label} | {vals} | {m['n_pred']} | {m['median_seconds']:.2f} |")
     if reference:
         for source, rows in REFERENCE.items():
             for v, vals in rows.items():

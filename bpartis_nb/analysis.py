@@ -11,6 +11,7 @@ from skimage.measure import regionprops_table
 __all__ = [
     "measure",
     "pixel_size_from_scalebar",
+    "resolve_scale",
     "summarize",
     "size_column",
     "histogram_edges",
@@ -44,6 +45,29 @@ def pixel_size_from_scalebar(length_px: float, value: float, unit: str = "nm") -
     if not (length_px > 0 and value > 0):
         raise ValueError(f"scale bar length ({length_px} px) and value ({value} {unit}) must be positive")
     return float(value) / float(length_px), unit
+
+
+def resolve_scale(scale: Optional[Scale], unit: str = "nm") -> tuple[float, str]:
+    """Pixel size and unit from a scale argument of :func:`measure`.
+
+    ``None`` gives (1, "px"); a number is the size of one pixel in ``unit``; a tuple
+    (length_px, value, unit) is a scale bar.
+
+    Examples
+    --------
+    >>> resolve_scale(None), resolve_scale(0.5), resolve_scale((100, 50, "um"))
+    ((1.0, 'px'), (0.5, 'nm'), (0.5, 'um'))
+    """
+    if isinstance(scale, (tuple, list)):
+        if len(scale) != 3:
+            raise ValueError("a scale bar is given as (length_px, value, unit)")
+        return pixel_size_from_scalebar(*scale)
+    if scale is None:
+        return 1.0, "px"
+    pixel = float(scale)
+    if not pixel > 0:
+        raise ValueError(f"scale (size of one pixel) must be positive, got {scale}")
+    return pixel, unit
 
 
 def measure(
@@ -91,17 +115,7 @@ def measure(
     (800.0, 2.0)
     """
     labels = _as_label_map(labels)
-    if isinstance(scale, (tuple, list)):
-        if len(scale) != 3:
-            raise ValueError("a scale bar is given as (length_px, value, unit)")
-        pixel, unit = pixel_size_from_scalebar(*scale)
-    elif scale is None:
-        pixel, unit = 1.0, "px"
-    else:
-        pixel = float(scale)
-        if not pixel > 0:
-            raise ValueError(f"scale (size of one pixel) must be positive, got {scale}")
-    u = unit
+    pixel, u = resolve_scale(scale, unit)
     props = ["label", "centroid", "area", "equivalent_diameter_area", "axis_major_length",
              "axis_minor_length", "perimeter", "feret_diameter_max", "orientation", "bbox"]
     intensity = None

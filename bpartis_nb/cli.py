@@ -51,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--seed", type=int, default=0, help="seed of the dropout draws")
     seg.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     seg.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
+    seg.add_argument("--keep-border", action="store_true", help="keep particles touching the image edge")
+
+    cmp = sub.add_parser("compare", help="particle statistics of predictions vs ground truth on EMPS (paper Fig. 8)")
+    cmp.add_argument("--emps", default=None, help="EMPS folder (default: $BPARTIS_NB_EMPS, else the cache)")
+    cmp.add_argument("--split", default="test", choices=["test", "train"])
+    cmp.add_argument("--min-particles", type=_positive_int, default=30, help="only images with at least this many particles")
+    cmp.add_argument("--samples", type=_positive_int, default=DEFAULT_SAMPLES, help="Monte-Carlo samples T")
+    cmp.add_argument("--tu", type=_positive_float, default=DEFAULT_TU, help="uncertainty threshold t_u")
+    cmp.add_argument("--seed", type=int, default=0, help="base seed of the dropout draws")
+    cmp.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
+    cmp.add_argument("--json", dest="json_out", default=None, help="write all numbers to this JSON file")
 
     ev = sub.add_parser("evaluate", help="Table 1 of the paper on an EMPS split")
     ev.add_argument("--emps", default=None, help="EMPS folder (default: $BPARTIS_NB_EMPS, else the cache)")
@@ -74,19 +85,21 @@ def _model(weights: Optional[str], device: Optional[str] = None):
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from .analysis import measure
     from .examples import synthetic_micrograph
     from .inference import segment
-    from .io import ImageError, atomic_write
-    from .viz import save_overlay
+    from .io import ImageError
+    from .viz import write_report
 
-    out = Path(args.out)
     model = _model(args.weights, args.device)
     sources = args.images or [None]
     failures = 0
     for src in sources:
+        scale, unit = args.scale, args.unit
         if src is None:
-            name, image = "example", synthetic_micrograph().image
+            example = synthetic_micrograph()
+            name, image = "example", example.image
+            if scale is None:
+                scale, unit = example.pixel_size, example.unit
         else:
             name, image = Path(src).stem, src
         try:
@@ -95,12 +108,25 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
             continue
-        table = measure(result.labels, scale=args.scale, unit=args.unit)
-        csv_path = atomic_write(out / f"{name}_particles.csv", lambda p: table.to_csv(p, index=False))
-        png_path = save_overlay(out / f"{name}_overlay.png", result, image=image)
+        paths = write_report(args.out, name, result, image, scale=scale, unit=unit,
+                             exclude_border=not args.keep_border)
         print(f"{name}: {result.count} particles ({len(result.instances) - result.count} filtered out as uncertain) "
-              f"in {result.seconds:.1f} s -> {png_path}, {csv_path}")
+              f"in {result.seconds:.1f} s -> {', '.join(str(p) for p in paths.values())}")
     return 1 if failures else 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison import compare_split, format_comparison
+    from .io import atomic_write
+
+    result = compare_split(args.emps, args.split, args.min_particles, args.samples, args.tu,
+                           model=_model(args.weights), seed=args.seed)
+    print(format_comparison(result))
+    if args.json_out:
+        text = json.dumps(result, indent=1)
+        atomic_write(args.json_out, lambda p: p.write_text(text))
+        print(f"wrote {args.json_out}")
+    return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -128,6 +154,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "segment":
             return _cmd_segment(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         return _cmd_evaluate(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         # ImageError, WeightsUnavailableError and bad settings: a message, not a traceback

@@ -24,6 +24,7 @@ __all__ = [
     "plot_aspect_histogram",
     "plot_rdf",
     "save_figure",
+    "write_report",
 ]
 
 #: Colour of instances removed by the uncertainty filter.
@@ -186,3 +187,62 @@ def plot_rdf(r, g, ax=None, unit: str = "px", label: Optional[str] = None, refer
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
     """Write a matplotlib figure as PNG, atomically."""
     return atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=dpi))
+
+
+def write_report(
+    out_dir: str | os.PathLike,
+    name: str,
+    result: Segmentation,
+    image: ImageSource,
+    scale=None,
+    unit: str = "nm",
+    exclude_border: bool = True,
+) -> dict[str, Path]:
+    """Write everything about one segmented image into ``out_dir``, each file atomically.
+
+    Files: ``<name>_particles.csv`` (one row per particle), ``<name>_summary.json``
+    (counts and distribution statistics), ``<name>_overlay.png``,
+    ``<name>_uncertainty.png`` (Bayesian results only), ``<name>_size_hist.png``,
+    ``<name>_aspect_hist.png`` and ``<name>_rdf.png``.
+
+    Parameters
+    ----------
+    scale, unit, exclude_border
+        As :func:`bpartis_nb.analysis.measure`.
+
+    Returns
+    -------
+    dict
+        File kind -> path.
+    """
+    import json
+
+    from .analysis import measure, resolve_scale, summarize
+    from .rdf import radial_distribution
+
+    out = Path(out_dir)
+    array = read_image(image)
+    pixel, u = resolve_scale(scale, unit)
+    table = measure(result.labels, scale=pixel, unit=u, image=array,
+                    uncertainty=result.mutual_information, exclude_border=exclude_border)
+    summary = summarize(table)
+    summary.update(
+        image=name, shape=list(result.shape), samples=result.samples,
+        tu=None if not np.isfinite(result.tu) else result.tu,
+        instances_found=int(len(result.instances)), filtered_out=int(len(result.instances) - result.count),
+        exclude_border=exclude_border, seconds=result.seconds,
+    )
+    paths = {
+        "csv": atomic_write(out / f"{name}_particles.csv", lambda p: table.to_csv(p, index=False)),
+        "summary": atomic_write(out / f"{name}_summary.json", lambda p: p.write_text(json.dumps(summary, indent=1))),
+        "overlay": save_overlay(out / f"{name}_overlay.png", result, array),
+    }
+    if result.mutual_information is not None:
+        paths["uncertainty"] = save_figure(plot_uncertainty(result)[0], out / f"{name}_uncertainty.png")
+    paths["size_hist"] = save_figure(plot_size_histogram(table)[0], out / f"{name}_size_hist.png")
+    paths["aspect_hist"] = save_figure(plot_aspect_histogram(table)[0], out / f"{name}_aspect_hist.png")
+    height, width = (s * pixel for s in result.shape)
+    cols = ["centroid_row_px", "centroid_col_px"] if u == "px" else [f"centroid_y_{u}", f"centroid_x_{u}"]
+    r, g = radial_distribution(table[cols].to_numpy(), (height, width), n_bins=25)
+    paths["rdf"] = save_figure(plot_rdf(r, g, unit=u)[0], out / f"{name}_rdf.png")
+    return paths

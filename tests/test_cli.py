@@ -26,10 +26,21 @@ def test_segment_builtin_example(tmp_path, published_weights, capsys):
         size = synthetic_micrograph().image.shape[:2]
         assert im.size == (size[1], size[0])
     particles = pd.read_csv(table)
+    example = synthetic_micrograph()
     assert len(particles) > 10
-    assert "diameter_px" in particles.columns
-    assert (particles["diameter_px"] > 0).all()
-    assert sorted(p.name for p in out.iterdir()) == ["example_overlay.png", "example_particles.csv"]
+    # the example carries its pixel size (nm), so the table is in nm
+    assert "diameter_nm" in particles.columns and (particles["diameter_nm"] > 0).all()
+    # diameters agree with the example's true particles (within 15 %)
+    from bpartis_nb.analysis import measure
+
+    truth = measure(example.labels, scale=example.pixel_size)
+    assert abs(particles["diameter_nm"].median() / truth["diameter_nm"].median() - 1) < 0.15
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"example_{k}" for k in ("overlay.png", "particles.csv", "summary.json", "uncertainty.png",
+                                 "size_hist.png", "aspect_hist.png", "rdf.png")
+    )
+    summary = json.loads((out / "example_summary.json").read_text())
+    assert summary["count"] == len(particles) and summary["unit"] == "nm" and summary["samples"] == 2
     printed = capsys.readouterr().out
     assert "example:" in printed and "particles" in printed
 
@@ -140,3 +151,15 @@ def test_corrupt_weights_file_is_an_error_not_a_traceback(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
+
+
+def test_compare_prints_beside_the_paper(tmp_path, published_weights, emps_dir, capsys):
+    out = tmp_path / "cmp.json"
+    rc = main(["compare", "--emps", str(emps_dir), "--min-particles", "150", "--samples", "2",
+               "--weights", str(published_weights), "--json", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "0.02111" in printed and "0.03261" in printed and "0.63646" in printed
+    result = json.loads(out.read_text())
+    assert result["settings"]["images"] == 2 and len(result["images"]) == 2
+    assert set(result["means"]) == {"size_cosine", "aspect_cosine", "rdf_rmse", "rdf_l2"}

@@ -68,8 +68,25 @@ def test_duplicates_count_once():
     pred[5:20, 12:19] = 2
     iou = iou_matrix(pred, gt)
     p, r, _ = precision_recall(iou, 0.3)
-    assert (p, r) == (0.5, 0.5)  # gt 1 matched twice: 1 TP, 1 FP; gt 2 missed
+    assert (p, r) == (1.0, 0.5)  # gt 1 matched twice counts once; no prediction is unmatched
+    p, r, _ = precision_recall(iou, 0.5)
+    assert (p, r) == (0.0, 0.0)  # at 0.5 neither half matches: two FPs
     assert matching_score(iou, 0.5) == 0.0
+
+
+def test_precision_never_exceeds_one():
+    """One prediction covering many particles: every one is matched at t = 0, precision 1."""
+    gt = np.zeros((40, 40), np.int32)
+    for k in range(4):
+        gt[2 + 10 * k : 8 + 10 * k, 2:8] = k + 1
+    blob = np.zeros_like(gt)
+    blob[:, :10] = 1
+    iou = iou_matrix(blob, gt)
+    for t in (0.0, 0.05, 0.3):
+        p, r, _ = precision_recall(iou, t)
+        assert 0 <= p <= 1 and 0 <= r <= 1
+    assert precision_recall(iou, 0.0)[:2] == (1.0, 1.0)
+    assert 0 <= average_precision(iou) <= 1
 
 
 def test_empty_cases():

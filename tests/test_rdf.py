@@ -71,3 +71,29 @@ def test_rmse_and_errors():
         radial_distribution(np.zeros((3, 3)), (10, 10))
     with pytest.raises(ValueError):
         rdf_bins(0, 3)
+
+
+def test_agrees_with_trackpy():
+    """Cross-check against trackpy's pair_correlation_2d (isotropic edge handling).
+
+    Both estimators are ~unbiased for Poisson points; per-bin differences come from the
+    edge corrections (trackpy: fraction of each circle inside the window; here:
+    translation weights) and trackpy's n / A density instead of (n - 1) / A. Over five
+    seeds the two agree within 0.03 in every 10-unit bin from r = 10 to 150 (the first
+    bin, below 10, holds too few pairs to compare).
+    """
+    tp = pytest.importorskip("trackpy")
+    import pandas as pd
+
+    edges = np.arange(0, 151, 10.0)
+    ours, theirs = [], []
+    for seed in range(5):
+        pts = np.random.default_rng(100 + seed).uniform(0, 1000, (2000, 2))
+        ours.append(radial_distribution(pts, (1000, 1000), edges=edges)[1])
+        feat = pd.DataFrame({"y": pts[:, 0], "x": pts[:, 1]})
+        r_edges, g = tp.static.pair_correlation_2d(feat, cutoff=150, dr=10, boundary=(0.0, 1000.0, 0.0, 1000.0),
+                                                   handle_edge=True)
+        assert np.allclose(r_edges, edges)
+        theirs.append(g)
+    ours, theirs = np.mean(ours, axis=0), np.mean(theirs, axis=0)
+    assert np.all(np.abs(ours[1:] - theirs[1:]) < 0.03), (ours, theirs)

@@ -115,23 +115,29 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _write_json(path: Optional[str], result: dict) -> None:
+    """Write a result as JSON atomically, when a path was asked for."""
+    if not path:
+        return
+    from .io import atomic_write
+
+    text = json.dumps(result, indent=1)
+    atomic_write(path, lambda p: p.write_text(text))
+    print(f"wrote {path}")
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import compare_split, format_comparison
-    from .io import atomic_write
 
     result = compare_split(args.emps, args.split, args.min_particles, args.samples, args.tu,
                            model=_model(args.weights), seed=args.seed)
     print(format_comparison(result))
-    if args.json_out:
-        text = json.dumps(result, indent=1)
-        atomic_write(args.json_out, lambda p: p.write_text(text))
-        print(f"wrote {args.json_out}")
+    _write_json(args.json_out, result)
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_baseline, evaluate_split, format_table
-    from .io import atomic_write
 
     if args.method != "bpartis":
         if args.weights:
@@ -142,10 +148,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             args.emps, args.split, args.limit, args.samples, args.tu, model=_model(args.weights), seed=args.seed
         )
     print(format_table(result))
-    if args.json_out:
-        text = json.dumps(result, indent=1)
-        atomic_write(args.json_out, lambda p: p.write_text(text))
-        print(f"wrote {args.json_out}")
+    _write_json(args.json_out, result)
     return 0
 
 

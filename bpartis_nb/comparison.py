@@ -93,6 +93,7 @@ def compare_split(
         "paper": PAPER_VALUES, "images": [{"name": ..., **compare_labels(...)}]}``
     """
     from .data import emps_root, load_emps_image, load_emps_labels, split_names
+    from .evaluation import _published_if_none, _with_progress
     from .inference import segment
 
     root = emps_root(emps)
@@ -103,15 +104,8 @@ def compare_split(
             names.append(name)
     if not names:
         raise ValueError(f"no image of split {split!r} has >= {min_particles} particles")
-    if model is None:
-        from .weights import load_model
-
-        model = load_model(pretrained=True)
-    iterator = names
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(names, desc=f"compare ({len(names)} images)", unit="image")
+    model = _published_if_none(model)
+    iterator = _with_progress(names, progress, f"compare ({len(names)} images)")
     rows = []
     for i, name in enumerate(iterator):
         result = segment(load_emps_image(root, name), samples=samples, tu=tu, model=model,

@@ -33,6 +33,24 @@ REFERENCE = {
 }
 
 
+def _published_if_none(model: Optional[BranchedERFNet]) -> BranchedERFNet:
+    """The given model, or the published weights."""
+    if model is not None:
+        return model
+    from .weights import load_model
+
+    return load_model(pretrained=True)
+
+
+def _with_progress(items: list, progress: bool, desc: str):
+    """``items``, wrapped in a progress bar over images when ``progress``."""
+    if not progress:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="image")
+
+
 def evaluate_split(
     emps: Optional[Union[str, os.PathLike]] = None,
     split: str = "test",
@@ -72,15 +90,8 @@ def evaluate_split(
     """
     root = emps_root(emps)
     names = _split_names(root, split, limit)
-    if model is None:
-        from .weights import load_model
-
-        model = load_model(pretrained=True)
-    iterator = names
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(names, desc=f"EMPS {split}", unit="image")
+    model = _published_if_none(model)
+    iterator = _with_progress(names, progress, f"EMPS {split}")
     rows = []
     for i, name in enumerate(iterator):
         image = load_emps_image(root, name)

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["ImageError", "read_image", "as_image_array", "atomic_write", "MIN_SIDE"]
+__all__ = ["ImageError", "read_image", "read_image_bytes", "as_image_array", "atomic_write", "MIN_SIDE"]
 
 ImageSource = Union[str, os.PathLike, NDArray, Image.Image]
 
@@ -51,30 +51,48 @@ def read_image(source: ImageSource) -> NDArray:
             raise FileNotFoundError(f"no such file: {path}. Check the path or pass the image as an array.")
         if path.is_dir():
             raise ImageError(f"{path} is a folder, not an image file; pass one image file.")
-        try:
-            with Image.open(path) as im:
-                im.load()
-                array = _pil_to_array(im)
-        except PermissionError:
-            raise ImageError(f"{path} cannot be read: permission denied. Check the file's permissions.") from None
-        except Image.DecompressionBombError as exc:
-            raise ImageError(
-                f"{path.name} is too large to open safely ({exc}). Downscale it or cut it into tiles first."
-            ) from None
-        except UnidentifiedImageError:
-            raise ImageError(
-                f"{path.name} is not an image that can be read (PNG, JPEG, TIFF, BMP ...); "
-                "check that the file is a micrograph and not another kind of file renamed."
-            ) from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageError(
-                f"{path.name} could not be decoded ({exc}); the file is probably truncated or "
-                "damaged: export it again from the microscope software or the original figure."
-            ) from None
-        return as_image_array(array, name=path.name)
+        return _decode(lambda: Image.open(path), path.name, str(path))
     if isinstance(source, Image.Image):
         return as_image_array(_pil_to_array(source))
     return as_image_array(source)
+
+
+def read_image_bytes(data: bytes, name: str = "upload") -> NDArray:
+    """Decode an image file held in memory (an upload), with :func:`read_image`'s checks.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    name : str
+        The file's name, for messages.
+    """
+    import io as _io
+
+    return _decode(lambda: Image.open(_io.BytesIO(bytes(data))), name, name)
+
+
+def _decode(opener, name: str, where: str) -> NDArray:
+    """Open, fully decode and validate an image, turning PIL's errors into ImageError."""
+    try:
+        with opener() as im:
+            im.load()
+            array = _pil_to_array(im)
+    except PermissionError:
+        raise ImageError(f"{where} cannot be read: permission denied. Check the file's permissions.") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{name} is too large to open safely ({exc}). Downscale it or cut it into tiles first.") from None
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"{name} is not an image that can be read (PNG, JPEG, TIFF, BMP ...); "
+            "check that the file is a micrograph and not another kind of file renamed."
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(
+            f"{name} could not be decoded ({exc}); the file is probably truncated or "
+            "damaged: export it again from the microscope software or the original figure."
+        ) from None
+    return as_image_array(array, name=name)
 
 
 def _pil_to_array(im: Image.Image) -> NDArray:

@@ -242,3 +242,17 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_read_image_bytes_like_files(tmp_path):
+    from bpartis_nb.io import read_image_bytes
+
+    buf = _io.BytesIO()
+    Image.fromarray(np.full((32, 40, 3), 9, np.uint8)).save(buf, format="PNG")
+    data = buf.getvalue()
+    assert read_image_bytes(data, "a.png").shape == (32, 40, 3)
+    assert read_image_bytes(memoryview(data), "a.png").shape == (32, 40, 3)
+    with pytest.raises(ImageError, match="not an image"):
+        read_image_bytes(b"hello, this is text", "notes.png")
+    with pytest.raises(ImageError, match="truncated|damaged"):
+        read_image_bytes(data[: len(data) // 2], "cut.png")

@@ -1,0 +1,309 @@
+"""The interactive app: upload a micrograph, run Bayesian segmentation, move t_u, read the plots.
+
+A small class per panel; callbacks only call the package's core functions. Works inline
+in JupyterLab and Colab and served by Voila from ``notebooks/dashboard.ipynb``::
+
+    from bpartis_nb.dashboard import Dashboard
+    Dashboard().widget
+
+Needs ipywidgets >= 8 (``pip install bpartis-nb[dashboard]``); importing
+``bpartis_nb`` itself does not import this module.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import time
+from typing import Callable, Optional
+
+import numpy as np
+import ipywidgets as W
+
+from .analysis import measure, resolve_scale, summarize
+from .examples import synthetic_micrograph
+from .inference import DEFAULT_SAMPLES, DEFAULT_TU, Segmentation, segment
+from .io import ImageError, read_image_bytes
+from .rdf import radial_distribution
+from .viz import overlay, plot_aspect_histogram, plot_rdf, plot_size_histogram, plot_uncertainty
+
+__all__ = ["Dashboard", "InputPanel", "ControlPanel", "ResultsPanel", "MAX_UPLOAD_MB", "upload_files"]
+
+#: Largest upload accepted, in megabytes (stated on the page).
+MAX_UPLOAD_MB = 40
+EXAMPLE = "built-in synthetic SEM example"
+
+
+def upload_files(value) -> list[dict]:
+    """Normalise ``FileUpload.value`` of ipywidgets 8 (tuple of dicts) and 7 (dict of dicts).
+
+    Returns
+    -------
+    list of dict
+        Each with ``name``, ``size`` and ``content`` (bytes).
+    """
+    if not value:
+        return []
+    if isinstance(value, dict):  # ipywidgets 7: {name: {"metadata": {...}, "content": bytes}}
+        items = [{"name": k, **v.get("metadata", {}), "content": v["content"]} for k, v in value.items()]
+    else:
+        items = [dict(v) for v in value]
+    for item in items:
+        item["content"] = bytes(item["content"])
+        item.setdefault("size", len(item["content"]))
+    return items
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def _array_png(array: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _download_link(data: bytes, filename: str, mime: str, label: str) -> str:
+    b64 = base64.b64encode(data).decode("ascii")
+    return (f'<a class="bp-download" download="{html.escape(filename)}" href="data:{mime};base64,{b64}" '
+            f'style="margin-right:1em">{html.escape(label)}</a>')
+
+
+class InputPanel:
+    """Where the micrograph comes from: an upload or an example."""
+
+    def __init__(self, examples: Optional[dict[str, Callable[[], np.ndarray]]] = None):
+        self.examples = examples or {EXAMPLE: lambda: synthetic_micrograph().image}
+        self.upload = W.FileUpload(accept=".png,.jpg,.jpeg,.tif,.tiff,.bmp", multiple=False,
+                                   description="Upload micrograph")
+        self.upload.add_class("bp-upload")
+        self.example = W.Dropdown(options=list(self.examples), description="Example")
+        self.example.add_class("bp-example")
+        self.note = W.HTML(f"<small>PNG, JPEG or TIFF (8/16-bit, grey or colour), at most {MAX_UPLOAD_MB} MB. "
+                           "Without an upload the selected example is used.</small>")
+        self.widget = W.VBox([W.HBox([self.upload, self.example]), self.note])
+
+
+class ControlPanel:
+    """Monte-Carlo samples, uncertainty threshold, scale, border handling, Run."""
+
+    def __init__(self):
+        self.samples = W.IntSlider(value=DEFAULT_SAMPLES, min=0, max=50, description="MC samples T")
+        self.tu = W.FloatLogSlider(value=DEFAULT_TU, base=10, min=-3, max=-1, step=0.01,
+                                   readout_format=".4f", description="threshold t_u")
+        self.tu.add_class("bp-tu")
+        self.scale = W.FloatText(value=0.0, description="nm / pixel", tooltip="0: no scale (pixels)")
+        self.bar_px = W.FloatText(value=0.0, description="bar (px)")
+        self.bar_value = W.FloatText(value=0.0, description="bar value")
+        self.unit = W.Text(value="nm", description="unit")
+        self.exclude_border = W.Checkbox(value=True, description="exclude particles at the border")
+        self.run = W.Button(description="Run", button_style="primary", icon="play")
+        self.run.add_class("bp-run")
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="")
+        self.widget = W.VBox([
+            W.HBox([self.samples, self.tu]),
+            W.HBox([self.scale, self.unit]),
+            W.HBox([self.bar_px, self.bar_value]),
+            self.exclude_border,
+            W.HBox([self.run, self.progress]),
+        ])
+
+    @property
+    def inputs(self) -> list[W.Widget]:
+        return [self.samples, self.scale, self.bar_px, self.bar_value, self.unit, self.exclude_border, self.run]
+
+    def scale_argument(self):
+        """The ``scale`` for :func:`bpartis_nb.analysis.measure` from the fields (None: pixels)."""
+        if self.bar_px.value > 0 and self.bar_value.value > 0:
+            return (self.bar_px.value, self.bar_value.value, self.unit.value or "nm")
+        if self.scale.value > 0:
+            return self.scale.value
+        return None
+
+
+class ResultsPanel:
+    """Pictures, numbers and downloads of one result."""
+
+    def __init__(self):
+        def image(cls):
+            w = W.Image(format="png", layout=W.Layout(max_width="100%"))
+            w.add_class(cls)
+            return w
+
+        self.overlay = image("bp-overlay")
+        self.uncertainty = image("bp-uncertainty")
+        self.size_hist = image("bp-size-hist")
+        self.aspect_hist = image("bp-aspect-hist")
+        self.rdf = image("bp-rdf")
+        self.summary = W.HTML()
+        self.summary.add_class("bp-summary")
+        self.table = W.HTML()
+        self.table.add_class("bp-table")
+        self.downloads = W.HTML()
+        self.downloads.add_class("bp-downloads")
+        self.widget = W.VBox([
+            self.summary,
+            W.HBox([self.overlay, self.uncertainty]),
+            W.HBox([self.size_hist, self.aspect_hist, self.rdf]),
+            self.downloads,
+            self.table,
+        ])
+
+
+class Dashboard:
+    """The whole app. ``Dashboard().widget`` is what a notebook displays.
+
+    Parameters
+    ----------
+    model : BranchedERFNet, optional
+        Defaults to the published weights (loaded on the first run).
+    examples : dict, optional
+        Name -> callable returning an image, for the example selector.
+    seed : int
+        Seed of the dropout draws (runs are reproducible).
+    """
+
+    def __init__(self, model=None, examples=None, seed: int = 0, network_size: int = 512, cluster_params=None):
+        self.model = model
+        self.seed = seed
+        self.network_size = network_size
+        self.cluster_params = cluster_params
+        self.inputs = InputPanel(examples)
+        self.controls = ControlPanel()
+        self.results = ResultsPanel()
+        self.message = W.HTML()
+        self.message.add_class("bp-message")
+        self.image: Optional[np.ndarray] = None
+        self.name = ""
+        self.result: Optional[Segmentation] = None
+        self.table = None
+        self.seconds = {}
+        self.controls.run.on_click(self._on_run)
+        self.controls.tu.observe(self._on_threshold, names="value")
+        for w in (self.controls.exclude_border, self.controls.scale, self.controls.unit,
+                  self.controls.bar_px, self.controls.bar_value):
+            w.observe(self._on_measure_change, names="value")
+        title = W.HTML("<h2>BPartIS: Bayesian particle segmentation</h2>")
+        self.widget = W.VBox([title, self.inputs.widget, self.controls.widget, self.message, self.results.widget])
+
+    # ------------------------------------------------------------------ helpers
+    def _error(self, text: str) -> None:
+        self.message.value = f'<div class="bp-error" style="color:#b00020"><b>Error:</b> {html.escape(text)}</div>'
+
+    def _info(self, text: str) -> None:
+        self.message.value = f'<div class="bp-info">{html.escape(text)}</div>'
+
+    def _load_input(self) -> tuple[str, np.ndarray]:
+        files = upload_files(self.inputs.upload.value)
+        if files:
+            f = files[0]
+            if f["size"] > MAX_UPLOAD_MB * 2**20:
+                raise ImageError(f"{f['name']} is {f['size'] / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB. "
+                                 "Downscale or crop it first.")
+            return f["name"], read_image_bytes(f["content"], f["name"])
+        name = self.inputs.example.value
+        return name, self.inputs.examples[name]()
+
+    def _set_busy(self, busy: bool) -> None:
+        for w in self.controls.inputs + [self.inputs.upload, self.inputs.example]:
+            w.disabled = busy
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_run(self, _=None) -> None:
+        try:
+            name, image = self._load_input()
+        except (ImageError, ValueError) as exc:
+            self._error(str(exc))
+            return
+        self._set_busy(True)
+        t = self.controls.samples.value
+        self.controls.progress.max = max(t, 1)
+        self.controls.progress.value = 0
+
+        def report(done: int, total: int) -> None:
+            self.controls.progress.value = done
+
+        try:
+            if self.model is None:
+                from .weights import load_model
+
+                self._info("loading the published weights ...")
+                self.model = load_model(pretrained=True)
+            self._info(f"segmenting {name} with T = {t} ...")
+            start = time.perf_counter()
+            kw = {} if self.cluster_params is None else {"cluster_params": self.cluster_params}
+            result = segment(image, samples=t, tu=self.controls.tu.value, model=self.model, seed=self.seed,
+                             progress=report, network_size=self.network_size, **kw)
+            self.seconds["segment"] = time.perf_counter() - start
+        except (ImageError, ValueError, RuntimeError) as exc:
+            self._error(str(exc))
+            return
+        finally:
+            self._set_busy(False)
+        self.name, self.image, self.result = name, image, result
+        self.controls.progress.value = self.controls.progress.max
+        self._render()
+        if result.count == 0:
+            self._error("no particles found in this image: is it an electron micrograph of particles? "
+                        "Try another image, or lower T / raise t_u.")
+        else:
+            self._info(f"{name}: {result.count} particles in {self.seconds['segment']:.1f} s")
+
+    def _on_threshold(self, change) -> None:
+        if self.result is None or not self.result.bayesian:
+            return
+        start = time.perf_counter()
+        self.result = self.result.with_threshold(change["new"])
+        self._render()
+        self.seconds["refilter"] = time.perf_counter() - start
+
+    def _on_measure_change(self, change) -> None:
+        if self.result is not None:
+            try:
+                self._render()
+            except ValueError as exc:
+                self._error(str(exc))
+
+    # ------------------------------------------------------------------ output
+    def _render(self) -> None:
+        result, image, r = self.result, self.image, self.results
+        pixel, unit = resolve_scale(self.controls.scale_argument(), self.controls.unit.value or "nm")
+        table = measure(result.labels, scale=pixel, unit=unit, image=image,
+                        uncertainty=result.mutual_information, exclude_border=self.controls.exclude_border.value)
+        self.table = table
+        stats = summarize(table)
+        picture = overlay(result, image)
+        r.overlay.value = _array_png(picture)
+        r.uncertainty.value = _png(plot_uncertainty(result)[0]) if result.bayesian else b""
+        r.size_hist.value = _png(plot_size_histogram(table)[0])
+        r.aspect_hist.value = _png(plot_aspect_histogram(table)[0])
+        u = stats["unit"]
+        cols = ["centroid_row_px", "centroid_col_px"] if u == "px" else [f"centroid_y_{u}", f"centroid_x_{u}"]
+        height, width = (s * pixel for s in result.shape)
+        rr, g = radial_distribution(table[cols].to_numpy(), (height, width), n_bins=25)
+        r.rdf.value = _png(plot_rdf(rr, g, unit=u)[0])
+        d, a = stats["diameter"], stats["aspect_ratio"]
+        filtered = len(result.instances) - result.count
+        r.summary.value = (
+            f'<div class="bp-summary-text"><b>Particles: <span class="bp-count">{stats["count"]}</span></b>'
+            f" (kept {result.count}, {filtered} removed as uncertain at t_u = {result.tu:.4f}"
+            f"{', border particles excluded' if self.controls.exclude_border.value else ''})<br>"
+            f"diameter mean {d['mean']:.2f} ± {d['std']:.2f} {u}, median {d['median']:.2f} {u}; "
+            f"aspect ratio mean {a['mean']:.2f}, median {a['median']:.2f}; PDI {stats['polydispersity_index']:.3f}</div>"
+        )
+        shown = table.round(3)
+        r.table.value = (
+            '<div style="max-height:300px;overflow:auto">'
+            + shown.to_html(index=False, classes="bp-particles", border=0)
+            + "</div>"
+        )
+        stem = self.name.rsplit(".", 1)[0].replace(" ", "_") or "image"
+        r.downloads.value = (
+            _download_link(table.to_csv(index=False).encode(), f"{stem}_particles.csv", "text/csv", "Download particle CSV")
+            + _download_link(_array_png(picture), f"{stem}_overlay.png", "image/png", "Download overlay PNG")
+        )

@@ -1,0 +1,108 @@
+"""Dashboard logic without a browser: set values, call callbacks, check state and outputs."""
+import datetime
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+W = pytest.importorskip("ipywidgets")
+
+from bpartis_nb.cluster import ClusterParams  # noqa: E402
+from bpartis_nb.dashboard import MAX_UPLOAD_MB, Dashboard, upload_files  # noqa: E402
+from bpartis_nb.examples import synthetic_micrograph  # noqa: E402
+from bpartis_nb.inference import to_network_input  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small_example():
+    return synthetic_micrograph(size=96, n_particles=4, radius=(8, 12)).image
+
+
+@pytest.fixture()
+def app(tiny_model, small_example):
+    with torch.inference_mode():
+        seed = torch.sigmoid(tiny_model(to_network_input(small_example, 64))[0, 4]).numpy()
+    params = ClusterParams(seed_threshold=float(np.quantile(seed, 0.3)), score_threshold=0.95, min_pixels=8)
+    d = Dashboard(model=tiny_model, examples={"small": lambda: small_example}, network_size=64, cluster_params=params)
+    d.controls.samples.value = 3
+    d.controls.tu.value = 0.1
+    return d
+
+
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def png_bytes(array):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_run_on_example_fills_every_output(app):
+    app._on_run()
+    assert app.result is not None and "bp-error" not in app.message.value
+    r = app.results
+    for w in (r.overlay, r.uncertainty, r.size_hist, r.aspect_hist, r.rdf):
+        assert bytes(w.value).startswith(b"\x89PNG")
+    assert f'class="bp-count">{len(app.table)}<' in r.summary.value
+    assert "bp-download" in r.downloads.value and "text/csv" in r.downloads.value
+    assert app.controls.progress.value == app.controls.progress.max == 3
+    assert not app.controls.run.disabled
+
+
+def test_threshold_refilters_without_rerun(app, monkeypatch):
+    app.controls.exclude_border.value = False
+    app._on_run()
+    mi = np.sort(app.result.instances["mean_mi"].to_numpy())
+    assert len(mi) >= 2
+    import bpartis_nb.dashboard as dash
+
+    monkeypatch.setattr(dash, "segment", lambda *a, **k: pytest.fail("the network must not run again"))
+    counts = []
+    app.controls.tu.min = -7  # the random tiny model is far more certain than the real one
+    for value in (float(mi[-1]) * 2, float(np.median(mi)), float(mi[0]) / 2):
+        app.controls.tu.value = value
+        tu = app.controls.tu.value  # the log slider rounds to its step
+        expected = int((mi < tu).sum())
+        assert app.result.count == expected and app.result.tu == tu
+        assert f'class="bp-count">{len(app.table)}<' in app.results.summary.value
+        counts.append(expected)
+    assert counts[0] > counts[-1]
+    assert app.seconds["refilter"] < 1.0
+
+
+def test_upload_v8_and_v7_values(app, small_example):
+    data = png_bytes(small_example)
+    v8 = ({"name": "a.png", "type": "image/png", "size": len(data), "content": memoryview(data)},)
+    v7 = {"a.png": {"metadata": {"name": "a.png", "size": len(data)}, "content": data}}
+    for value in (v8, v7):
+        files = upload_files(value)
+        assert files[0]["name"] == "a.png" and files[0]["content"] == data
+    assert upload_files(()) == [] and upload_files({}) == []
+
+
+def test_bad_upload_shows_error_and_keeps_result(app):
+    app._on_run()
+    before = app.result
+    app.inputs.upload.value = ({"name": "fake.png", "type": "image/png", "size": 11, "content": memoryview(b"not a png!!"), "last_modified": NOW},)
+    app._on_run()
+    assert "bp-error" in app.message.value and "not an image" in app.message.value
+    assert app.result is before  # earlier results are not lost
+    assert not app.controls.run.disabled
+
+
+def test_too_large_upload(app):
+    big = MAX_UPLOAD_MB * 2**20 + 1
+    app.inputs.upload.value = ({"name": "big.tif", "type": "image/tiff", "size": big, "content": memoryview(b"0"), "last_modified": NOW},)
+    app._on_run()
+    assert "limit" in app.message.value
+
+
+def test_scale_changes_units(app):
+    app._on_run()
+    app.controls.scale.value = 2.0
+    assert "diameter_nm" in app.table.columns
+    app.controls.bar_px.value, app.controls.bar_value.value = 100.0, 50.0
+    assert app.controls.scale_argument() == (100.0, 50.0, "nm")

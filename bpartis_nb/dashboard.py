@@ -27,7 +27,7 @@ from .io import ImageError, read_image_bytes
 from .rdf import radial_distribution
 from .viz import overlay, plot_aspect_histogram, plot_rdf, plot_size_histogram, plot_uncertainty
 
-__all__ = ["Dashboard", "InputPanel", "ControlPanel", "ResultsPanel", "MAX_UPLOAD_MB", "upload_files"]
+__all__ = ["Dashboard", "InputPanel", "ControlPanel", "ResultsPanel", "MAX_UPLOAD_MB", "upload_files", "default_examples"]
 
 #: Largest upload accepted, in megabytes (stated on the page).
 MAX_UPLOAD_MB = 40
@@ -74,11 +74,25 @@ def _download_link(data: bytes, filename: str, mime: str, label: str) -> str:
             f'style="margin-right:1em">{html.escape(label)}</a>')
 
 
+def default_examples(n_emps: int = 5) -> dict[str, Callable[[], np.ndarray]]:
+    """The built-in example, plus the first EMPS test images when EMPS is available locally."""
+    examples: dict[str, Callable[[], np.ndarray]] = {EXAMPLE: lambda: synthetic_micrograph().image}
+    try:
+        from .data import emps_root, load_emps_image, split_names
+
+        root = emps_root()
+        for name in split_names(root, "test")[:n_emps]:
+            examples[f"EMPS test image {name}"] = lambda name=name: load_emps_image(root, name)
+    except (FileNotFoundError, OSError, ValueError):
+        pass
+    return examples
+
+
 class InputPanel:
     """Where the micrograph comes from: an upload or an example."""
 
     def __init__(self, examples: Optional[dict[str, Callable[[], np.ndarray]]] = None):
-        self.examples = examples or {EXAMPLE: lambda: synthetic_micrograph().image}
+        self.examples = examples or default_examples()
         self.upload = W.FileUpload(accept=".png,.jpg,.jpeg,.tif,.tiff,.bmp", multiple=False,
                                    description="Upload micrograph")
         self.upload.add_class("bp-upload")
@@ -93,15 +107,19 @@ class ControlPanel:
     """Monte-Carlo samples, uncertainty threshold, scale, border handling, Run."""
 
     def __init__(self):
-        self.samples = W.IntSlider(value=DEFAULT_SAMPLES, min=0, max=50, description="MC samples T")
-        self.tu = W.FloatLogSlider(value=DEFAULT_TU, base=10, min=-3, max=-1, step=0.01,
-                                   readout_format=".4f", description="threshold t_u")
+        wide = {"description_width": "initial"}
+        self.samples = W.IntSlider(value=DEFAULT_SAMPLES, min=0, max=50, description="MC samples T",
+                                   style=wide)
+        self.tu = W.FloatSlider(value=DEFAULT_TU, min=0.0005, max=0.05, step=0.0005, readout_format=".4f",
+                                description="uncertainty threshold t_u", style=wide,
+                                layout=W.Layout(width="420px"))
         self.tu.add_class("bp-tu")
         self.scale = W.FloatText(value=0.0, description="nm / pixel", tooltip="0: no scale (pixels)")
         self.bar_px = W.FloatText(value=0.0, description="bar (px)")
         self.bar_value = W.FloatText(value=0.0, description="bar value")
         self.unit = W.Text(value="nm", description="unit")
-        self.exclude_border = W.Checkbox(value=True, description="exclude particles at the border")
+        self.exclude_border = W.Checkbox(value=True, description="exclude particles at the border",
+                                         style={"description_width": "initial"}, indent=False)
         self.run = W.Button(description="Run", button_style="primary", icon="play")
         self.run.add_class("bp-run")
         self.progress = W.IntProgress(value=0, min=0, max=1, description="")
@@ -131,7 +149,7 @@ class ResultsPanel:
 
     def __init__(self):
         def image(cls):
-            w = W.Image(format="png", layout=W.Layout(max_width="100%"))
+            w = W.Image(format="png", layout=W.Layout(max_width="100%", display="none"))
             w.add_class(cls)
             return w
 
@@ -146,6 +164,7 @@ class ResultsPanel:
         self.table.add_class("bp-table")
         self.downloads = W.HTML()
         self.downloads.add_class("bp-downloads")
+        self.images = [self.overlay, self.uncertainty, self.size_hist, self.aspect_hist, self.rdf]
         self.widget = W.VBox([
             self.summary,
             W.HBox([self.overlay, self.uncertainty]),
@@ -252,7 +271,8 @@ class Dashboard:
             self._error("no particles found in this image: is it an electron micrograph of particles? "
                         "Try another image, or lower T / raise t_u.")
         else:
-            self._info(f"{name}: {result.count} particles in {self.seconds['segment']:.1f} s")
+            self._info(f"{name}: {result.count} particles kept, {len(self.table)} measured, "
+                       f"in {self.seconds['segment']:.1f} s")
 
     def _on_threshold(self, change) -> None:
         if self.result is None or not self.result.bayesian:
@@ -279,6 +299,9 @@ class Dashboard:
         stats = summarize(table)
         picture = overlay(result, image)
         r.overlay.value = _array_png(picture)
+        r.overlay.layout.width = r.uncertainty.layout.width = "49%"
+        for w in (r.size_hist, r.aspect_hist, r.rdf):
+            w.layout.width = "32%"
         r.uncertainty.value = _png(plot_uncertainty(result)[0]) if result.bayesian else b""
         r.size_hist.value = _png(plot_size_histogram(table)[0])
         r.aspect_hist.value = _png(plot_aspect_histogram(table)[0])
@@ -287,6 +310,8 @@ class Dashboard:
         height, width = (s * pixel for s in result.shape)
         rr, g = radial_distribution(table[cols].to_numpy(), (height, width), n_bins=25)
         r.rdf.value = _png(plot_rdf(rr, g, unit=u)[0])
+        for w in r.images:
+            w.layout.display = "" if len(w.value) else "none"
         d, a = stats["diameter"], stats["aspect_ratio"]
         filtered = len(result.instances) - result.count
         r.summary.value = (

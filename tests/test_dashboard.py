@@ -40,8 +40,11 @@ def png_bytes(array):
     return buf.getvalue()
 
 
-def test_run_on_example_fills_every_output(app):
+def test_defaults_and_run_on_example_fills_every_output(app):
+    assert Dashboard(model=app.model).controls.tu.value == 0.0125
+    assert all(w.layout.display == "none" for w in app.results.images)  # nothing shown before a run
     app._on_run()
+    assert all(w.layout.display != "none" for w in app.results.images)
     assert app.result is not None and "bp-error" not in app.message.value
     r = app.results
     for w in (r.overlay, r.uncertainty, r.size_hist, r.aspect_hist, r.rdf):
@@ -61,7 +64,8 @@ def test_threshold_refilters_without_rerun(app, monkeypatch):
 
     monkeypatch.setattr(dash, "segment", lambda *a, **k: pytest.fail("the network must not run again"))
     counts = []
-    app.controls.tu.min = -7  # the random tiny model is far more certain than the real one
+    # the random tiny model is far more certain than the real one: a finer slider
+    app.controls.tu.min, app.controls.tu.step = 1e-7, 1e-8
     for value in (float(mi[-1]) * 2, float(np.median(mi)), float(mi[0]) / 2):
         app.controls.tu.value = value
         tu = app.controls.tu.value  # the log slider rounds to its step

@@ -162,6 +162,9 @@ class ResultsPanel:
         self.summary.add_class("bp-summary")
         self.table = W.HTML()
         self.table.add_class("bp-table")
+        self.sort_by = W.Dropdown(options=["id"], value="id", description="sort table by")
+        self.sort_by.add_class("bp-sort")
+        self.descending = W.Checkbox(value=False, description="descending", indent=False)
         self.downloads = W.HTML()
         self.downloads.add_class("bp-downloads")
         self.images = [self.overlay, self.uncertainty, self.size_hist, self.aspect_hist, self.rdf]
@@ -170,6 +173,7 @@ class ResultsPanel:
             W.HBox([self.overlay, self.uncertainty]),
             W.HBox([self.size_hist, self.aspect_hist, self.rdf]),
             self.downloads,
+            W.HBox([self.sort_by, self.descending]),
             self.table,
         ])
 
@@ -207,6 +211,8 @@ class Dashboard:
         for w in (self.controls.exclude_border, self.controls.scale, self.controls.unit,
                   self.controls.bar_px, self.controls.bar_value):
             w.observe(self._on_measure_change, names="value")
+        for w in (self.results.sort_by, self.results.descending):
+            w.observe(self._on_sort, names="value")
         title = W.HTML("<h2>BPartIS: Bayesian particle segmentation</h2>")
         self.widget = W.VBox([title, self.inputs.widget, self.controls.widget, self.message, self.results.widget])
 
@@ -289,7 +295,21 @@ class Dashboard:
             except ValueError as exc:
                 self._error(str(exc))
 
+    def _on_sort(self, change) -> None:
+        if self.table is not None:
+            self._render_table()
+
     # ------------------------------------------------------------------ output
+    def _render_table(self) -> None:
+        r, table = self.results, self.table
+        key = r.sort_by.value if r.sort_by.value in table.columns else "id"
+        shown = table.sort_values(key, ascending=not r.descending.value, kind="stable").round(3)
+        r.table.value = (
+            '<div style="max-height:300px;overflow:auto">'
+            + shown.to_html(index=False, classes="bp-particles", border=0)
+            + "</div>"
+        )
+
     def _render(self) -> None:
         result, image, r = self.result, self.image, self.results
         pixel, unit = resolve_scale(self.controls.scale_argument(), self.controls.unit.value or "nm")
@@ -321,12 +341,12 @@ class Dashboard:
             f"diameter mean {d['mean']:.2f} ± {d['std']:.2f} {u}, median {d['median']:.2f} {u}; "
             f"aspect ratio mean {a['mean']:.2f}, median {a['median']:.2f}; PDI {stats['polydispersity_index']:.3f}</div>"
         )
-        shown = table.round(3)
-        r.table.value = (
-            '<div style="max-height:300px;overflow:auto">'
-            + shown.to_html(index=False, classes="bp-particles", border=0)
-            + "</div>"
-        )
+        columns = list(table.columns)
+        if list(r.sort_by.options) != columns:
+            keep = r.sort_by.value if r.sort_by.value in columns else "id"
+            r.sort_by.options = columns
+            r.sort_by.value = keep
+        self._render_table()
         stem = self.name.rsplit(".", 1)[0].replace(" ", "_") or "image"
         r.downloads.value = (
             _download_link(table.to_csv(index=False).encode(), f"{stem}_particles.csv", "text/csv", "Download particle CSV")

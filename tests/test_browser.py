@@ -116,6 +116,9 @@ def _csv_rows(page) -> int:
 
 
 def test_dashboard_end_to_end(page, emps_dir, tmp_path):
+    # the built-in example, with no file of one's own
+    _run_and_wait(page)
+    assert _count(page) > 10
     # a real EMPS test image through the file input
     _upload(page, emps_dir / "images" / f"{EMPS_IMAGE}.png")
     seconds = _run_and_wait(page)

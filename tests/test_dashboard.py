@@ -110,3 +110,15 @@ def test_scale_changes_units(app):
     assert "diameter_nm" in app.table.columns
     app.controls.bar_px.value, app.controls.bar_value.value = 100.0, 50.0
     assert app.controls.scale_argument() == (100.0, 50.0, "nm")
+
+
+def test_table_sorts(app):
+    app.controls.exclude_border.value = False
+    app._on_run()
+    col = [c for c in app.table.columns if c.startswith("diameter_")][0]
+    app.results.sort_by.value = col
+    app.results.descending.value = True
+    html = app.results.table.value
+    values = sorted(app.table[col].round(3), reverse=True)
+    positions = [html.index(f"<td>{v:g}</td>") if f"<td>{v:g}</td>" in html else None for v in values[:2]]
+    assert None not in positions and positions[0] < positions[1]

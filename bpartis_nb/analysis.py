@@ -12,6 +12,7 @@ __all__ = [
     "measure",
     "pixel_size_from_scalebar",
     "resolve_scale",
+    "particle_rdf",
     "summarize",
     "size_column",
     "histogram_edges",
@@ -283,3 +284,23 @@ def cosine_distance(h1: ArrayLike, h2: ArrayLike) -> float:
     if na == 0 or nb == 0:
         return float("nan")
     return float(max(0.0, 1.0 - float(a @ b) / (na * nb)))
+
+
+def particle_rdf(
+    table: pd.DataFrame, image_shape: tuple[int, int], pixel: float = 1.0, n_bins: int = 25
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """g(r) of the particle centroids of a :func:`measure` table, in its units.
+
+    The window is the whole image (``image_shape`` pixels times ``pixel``), r up to a
+    quarter of its shorter side (:func:`bpartis_nb.rdf.radial_distribution`).
+
+    Returns
+    -------
+    r, g : ndarray of shape (n_bins,)
+    """
+    from .rdf import radial_distribution
+
+    unit = size_column(table).removeprefix("diameter_")
+    cols = ["centroid_row_px", "centroid_col_px"] if unit == "px" else [f"centroid_y_{unit}", f"centroid_x_{unit}"]
+    height, width = (s * pixel for s in image_shape)
+    return radial_distribution(table[cols].to_numpy(), (height, width), n_bins=n_bins)

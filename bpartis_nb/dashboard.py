@@ -20,11 +20,10 @@ from typing import Callable, Optional
 import numpy as np
 import ipywidgets as W
 
-from .analysis import measure, resolve_scale, summarize
+from .analysis import measure, particle_rdf, resolve_scale, summarize
 from .examples import synthetic_micrograph
 from .inference import DEFAULT_SAMPLES, DEFAULT_TU, Segmentation, segment
 from .io import ImageError, read_image_bytes
-from .rdf import radial_distribution
 from .viz import overlay, plot_aspect_histogram, plot_rdf, plot_size_histogram, plot_uncertainty
 
 __all__ = ["Dashboard", "InputPanel", "ControlPanel", "ResultsPanel", "MAX_UPLOAD_MB", "upload_files", "default_examples"]
@@ -326,9 +325,7 @@ class Dashboard:
         r.size_hist.value = _png(plot_size_histogram(table)[0])
         r.aspect_hist.value = _png(plot_aspect_histogram(table)[0])
         u = stats["unit"]
-        cols = ["centroid_row_px", "centroid_col_px"] if u == "px" else [f"centroid_y_{u}", f"centroid_x_{u}"]
-        height, width = (s * pixel for s in result.shape)
-        rr, g = radial_distribution(table[cols].to_numpy(), (height, width), n_bins=25)
+        rr, g = particle_rdf(table, result.shape, pixel)
         r.rdf.value = _png(plot_rdf(rr, g, unit=u)[0])
         for w in r.images:
             w.layout.display = "" if len(w.value) else "none"

@@ -217,8 +217,7 @@ def write_report(
     """
     import json
 
-    from .analysis import measure, resolve_scale, summarize
-    from .rdf import radial_distribution
+    from .analysis import measure, particle_rdf, resolve_scale, summarize
 
     out = Path(out_dir)
     array = read_image(image)
@@ -241,8 +240,6 @@ def write_report(
         paths["uncertainty"] = save_figure(plot_uncertainty(result)[0], out / f"{name}_uncertainty.png")
     paths["size_hist"] = save_figure(plot_size_histogram(table)[0], out / f"{name}_size_hist.png")
     paths["aspect_hist"] = save_figure(plot_aspect_histogram(table)[0], out / f"{name}_aspect_hist.png")
-    height, width = (s * pixel for s in result.shape)
-    cols = ["centroid_row_px", "centroid_col_px"] if u == "px" else [f"centroid_y_{u}", f"centroid_x_{u}"]
-    r, g = radial_distribution(table[cols].to_numpy(), (height, width), n_bins=25)
+    r, g = particle_rdf(table, result.shape, pixel)
     paths["rdf"] = save_figure(plot_rdf(r, g, unit=u)[0], out / f"{name}_rdf.png")
     return paths

@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import re
-import shutil
 import socket
 import subprocess
 import sys

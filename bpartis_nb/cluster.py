@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from .model import coordinate_grid
+
 __all__ = ["ClusterParams", "embedding_coordinates", "cluster_embeddings", "cluster_output"]
 
 
@@ -58,16 +60,11 @@ class ClusterParams:
 
 
 def embedding_coordinates(height: int, width: int) -> NDArray[np.float32]:
-    """Pixel coordinates in [0, 1] that the offsets are added to.
+    """Pixel coordinates in [0, 1], shape (2, height, width), float32: x (column) then y (row).
 
-    Returns
-    -------
-    ndarray of shape (2, height, width), float32
-        Channel 0 is x (column), from 0 at the left to 1 at the right; channel 1 is y (row).
+    The numpy view of :func:`bpartis_nb.model.coordinate_grid`.
     """
-    x = torch.linspace(0.0, 1.0, width).view(1, width).expand(height, width)
-    y = torch.linspace(0.0, 1.0, height).view(height, 1).expand(height, width)
-    return torch.stack([x, y]).numpy()
+    return coordinate_grid(height, width).numpy()
 
 
 def cluster_embeddings(

@@ -20,12 +20,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BranchedERFNet", "MCDropout", "mc_dropout", "OUTPUT_CHANNELS"]
+__all__ = ["BranchedERFNet", "MCDropout", "mc_dropout", "coordinate_grid", "OUTPUT_CHANNELS"]
 
 #: Output channels of the network: 2 offsets (x, y), 2 sigma logits (x, y), 1 seed logit.
 OUTPUT_CHANNELS = 5
 
 _BN_EPS = 1e-3
+
+
+def coordinate_grid(height: int, width: int, device=None) -> torch.Tensor:
+    """Pixel coordinates in [0, 1] that the offsets are added to, shape (2, height, width).
+
+    Channel 0 is x (column), from 0 at the left to 1 at the right; channel 1 is y (row).
+    """
+    x = torch.linspace(0.0, 1.0, width, device=device).view(1, width).expand(height, width)
+    y = torch.linspace(0.0, 1.0, height, device=device).view(height, 1).expand(height, width)
+    return torch.stack([x, y])
 
 
 class MCDropout(nn.Module):

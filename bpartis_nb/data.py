@@ -23,7 +23,20 @@ from PIL import Image
 
 from .io import read_image
 
-__all__ = ["emps_root", "split_names", "load_emps_image", "load_emps_labels", "ENV_EMPS", "SPLITS"]
+__all__ = [
+    "emps_root",
+    "split_names",
+    "load_emps_image",
+    "load_emps_labels",
+    "load_metadata",
+    "rasterize_regions",
+    "region_scale",
+    "validation_split",
+    "dataset_statistics",
+    "EMPSDataset",
+    "ENV_EMPS",
+    "SPLITS",
+]
 
 ENV_EMPS = "BPARTIS_NB_EMPS"
 SPLITS = ("train", "test")
@@ -77,3 +90,174 @@ def load_emps_labels(root: Union[str, os.PathLike], name: str) -> NDArray[np.int
     """The instance map ``segmaps/<name>.png``, shape (M, N), int32, 0 = background."""
     with Image.open(Path(root) / "segmaps" / f"{name}.png") as im:
         return np.asarray(im).astype(np.int32)
+
+
+def load_metadata(root: Union[str, os.PathLike]):
+    """``metadata.csv`` as a DataFrame indexed by file stem: ``doi``, ``locator`` and
+    ``regions`` (the VIA annotations, parsed into lists of dicts)."""
+    import ast
+
+    import pandas as pd
+
+    table = pd.read_csv(Path(root) / "metadata.csv")
+    table["regions"] = table["regions"].map(ast.literal_eval)
+    table.index = table["filename"].str.removesuffix(".png")
+    return table
+
+
+def region_scale(regions: list, labels: NDArray) -> tuple[float, float]:
+    """Estimate (row, col) factors from the annotation's coordinates to a stored map.
+
+    The polygons were drawn on the original figures; the stored images were resized
+    (shorter side 512). The factors are the ratios of the extents of all instances in the
+    map to the extents of all region coordinates.
+    """
+    ys, xs = [], []
+    for region in regions:
+        a = region["shape_attributes"]
+        if "all_points_x" in a:
+            xs += list(a["all_points_x"])
+            ys += list(a["all_points_y"])
+        else:
+            rx, ry = a.get("rx", a.get("r", 0)), a.get("ry", a.get("r", 0))
+            xs += [a["cx"] - rx, a["cx"] + rx]
+            ys += [a["cy"] - ry, a["cy"] + ry]
+    rr, cc = np.nonzero(np.asarray(labels) > 0)
+    if not len(rr) or max(ys) == min(ys) or max(xs) == min(xs):
+        return 1.0, 1.0
+    return (rr.max() - rr.min() + 1) / (max(ys) - min(ys) + 1), (cc.max() - cc.min() + 1) / (max(xs) - min(xs) + 1)
+
+
+def rasterize_regions(
+    regions: list, shape: tuple[int, int], scale: tuple[float, float] = (1.0, 1.0)
+) -> NDArray[np.int32]:
+    """Instance map from VIA regions (polylines/polygons, circles, ellipses), ids in order.
+
+    Parameters
+    ----------
+    regions : list of dict
+        Each with ``shape_attributes``: ``name`` and its points or centre and radii.
+    shape : (rows, cols)
+    scale : (float, float)
+        Factors from annotation coordinates to pixels of ``shape`` (see :func:`region_scale`).
+
+    Returns
+    -------
+    ndarray of shape ``shape``, int32; later regions are drawn over earlier ones.
+    """
+    from skimage.draw import ellipse, polygon
+
+    fy, fx = scale
+    out = np.zeros(shape, np.int32)
+    for k, region in enumerate(regions, 1):
+        a = region["shape_attributes"]
+        if a["name"] in ("polyline", "polygon"):
+            rr, cc = polygon(np.asarray(a["all_points_y"]) * fy, np.asarray(a["all_points_x"]) * fx, shape)
+        elif a["name"] == "circle":
+            rr, cc = ellipse(a["cy"] * fy, a["cx"] * fx, a["r"] * fy, a["r"] * fx, shape)
+        elif a["name"] == "ellipse":
+            rr, cc = ellipse(a["cy"] * fy, a["cx"] * fx, a["ry"] * fy, a["rx"] * fx, shape,
+                             rotation=-float(a.get("theta", 0.0)))
+        else:
+            raise ValueError(f"unknown region shape {a['name']!r}")
+        out[rr, cc] = k
+    return out
+
+
+def validation_split(
+    root: Union[str, os.PathLike], fraction: float = 0.15, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Carve a validation set out of the train split, whole publications at a time.
+
+    Images of one publication (DOI in ``metadata.csv``) look alike, so they all go to the
+    same side, as the paper's train/test split does.
+
+    Returns
+    -------
+    train, validation : list of str
+        File stems; together the train split, in its order.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    names = split_names(root, "train")
+    doi = load_metadata(root)["doi"]
+    groups = sorted({doi[n] for n in names})
+    rng = np.random.default_rng(seed)
+    rng.shuffle(groups)
+    target = fraction * len(names)
+    chosen, count = set(), 0
+    for g in groups:
+        if count >= target:
+            break
+        chosen.add(g)
+        count += sum(doi[n] == g for n in names)
+    return [n for n in names if doi[n] not in chosen], [n for n in names if doi[n] in chosen]
+
+
+def dataset_statistics(root: Union[str, os.PathLike], split: str = "train"):
+    """Per-image statistics for exploration (the paper's Figure 3).
+
+    Returns
+    -------
+    images : DataFrame
+        ``name``, ``particles`` (instances per image), ``height``, ``width``.
+    instances : DataFrame
+        ``name``, ``id``, ``area_px``, ``fraction`` (instance area / image area).
+    """
+    import pandas as pd
+
+    rows, inst = [], []
+    for name in split_names(root, split):
+        labels = load_emps_labels(root, name)
+        ids, counts = np.unique(labels[labels > 0], return_counts=True)
+        rows.append({"name": name, "particles": len(ids), "height": labels.shape[0], "width": labels.shape[1]})
+        inst += [{"name": name, "id": int(i), "area_px": int(c), "fraction": c / labels.size} for i, c in zip(ids, counts)]
+    return pd.DataFrame(rows), pd.DataFrame(inst)
+
+
+class EMPSDataset:
+    """EMPS image and instance-map pairs as tensors, for training.
+
+    Parameters
+    ----------
+    root : path-like, optional
+        EMPS folder (see :func:`emps_root`).
+    split : {"train", "test"}
+    names : list of str, optional
+        Explicit file stems (e.g. from :func:`validation_split`), instead of ``split``.
+    size : int or None
+        Square side to resize to (bicubic image, nearest labels); None keeps the size.
+    augment : callable, optional
+        ``augment(image, labels) -> (image, labels)`` (see :class:`bpartis_nb.augment.Augment`).
+
+    Items are ``(image, labels)``: float tensor (3, size, size) in [0, 1] and int64 tensor
+    (size, size).
+    """
+
+    def __init__(self, root=None, split: str = "train", names: Optional[list[str]] = None,
+                 size: Optional[int] = 512, augment=None):
+        self.root = emps_root(root)
+        self.names = list(names) if names is not None else split_names(self.root, split)
+        self.size = size
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index: int):
+        import torch
+
+        from .inference import resize_labels, to_network_input
+
+        name = self.names[index]
+        image = load_emps_image(self.root, name)
+        labels = load_emps_labels(self.root, name)
+        if self.size is not None:
+            x = to_network_input(image, self.size)[0]
+            y = torch.from_numpy(resize_labels(labels, (self.size, self.size)).astype(np.int64))
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(image[:, :, :3].transpose(2, 0, 1)) / 255.0).float()
+            y = torch.from_numpy(labels.astype(np.int64))
+        if self.augment is not None:
+            x, y = self.augment(x, y)
+        return x, y

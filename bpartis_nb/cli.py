@@ -63,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
     cmp.add_argument("--json", dest="json_out", default=None, help="write all numbers to this JSON file")
 
+    tr = sub.add_parser("train", help="train BPartIS on EMPS (checkpoints each epoch; resumes)")
+    tr.add_argument("--emps", default=None, help="EMPS folder (default: $BPARTIS_NB_EMPS, else the cache)")
+    tr.add_argument("--epochs", type=_positive_int, default=300)
+    tr.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, ...")
+    tr.add_argument("--out", required=True, help="run folder (an existing last.pt there is resumed)")
+    tr.add_argument("--init", default="scratch", help="scratch, pretrained, or a checkpoint path")
+    tr.add_argument("--n-train", type=_positive_int, default=None, help="only the first N training images")
+    tr.add_argument("--batch-size", type=_positive_int, default=2)
+    tr.add_argument("--size", type=_positive_int, default=512, help="images resized to size x size")
+    tr.add_argument("--crop", type=_positive_int, default=None, help="random square crops of this side")
+    tr.add_argument("--lr", type=_positive_float, default=3e-4)
+    tr.add_argument("--no-augment", action="store_true", help="switch the augmentations off")
+    tr.add_argument("--val-images", type=_positive_int, default=None, help="validate on at most N images")
+    tr.add_argument("--seed", type=int, default=0)
+
     ev = sub.add_parser("evaluate", help="Table 1 of the paper on an EMPS split")
     ev.add_argument("--emps", default=None, help="EMPS folder (default: $BPARTIS_NB_EMPS, else the cache)")
     ev.add_argument("--split", default="test", choices=["test", "train"])
@@ -136,6 +151,20 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, Trainer
+
+    config = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, size=args.size,
+                         crop=args.crop, n_train=args.n_train, init=args.init, device=args.device,
+                         seed=args.seed, augment=not args.no_augment, val_images=args.val_images)
+    trainer = Trainer(config, args.out, emps=args.emps)
+    if trainer.epoch:
+        print(f"resuming {args.out} after epoch {trainer.epoch}")
+    trainer.fit(progress=True)
+    print(f"checkpoint: {trainer.checkpoint_path} (load with bpartis_nb.load_model(path))")
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_baseline, evaluate_split, format_table
 
@@ -159,6 +188,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _cmd_segment(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "train":
+            return _cmd_train(args)
         return _cmd_evaluate(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         # ImageError, WeightsUnavailableError and bad settings: a message, not a traceback

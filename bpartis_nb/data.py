@@ -24,6 +24,8 @@ from PIL import Image
 from .io import read_image
 
 __all__ = [
+    "fetch_emps",
+    "EMPS_COMMIT",
     "emps_root",
     "split_names",
     "load_emps_image",
@@ -39,6 +41,10 @@ __all__ = [
 ]
 
 ENV_EMPS = "BPARTIS_NB_EMPS"
+#: The commit of github.com/by256/emps that fetch_emps downloads.
+EMPS_COMMIT = "d9a7e0ac6c229e9e166cfe5ec56c8dac959cfc11"
+EMPS_URL = "https://github.com/by256/emps/archive/{commit}.zip"
+EMPS_IMAGES = 465
 SPLITS = ("train", "test")
 
 
@@ -261,3 +267,103 @@ class EMPSDataset:
         if self.augment is not None:
             x, y = self.augment(x, y)
         return x, y
+
+
+def fetch_emps(
+    dest: Optional[Union[str, os.PathLike]] = None,
+    url: Optional[str] = None,
+    expected_count: int = EMPS_IMAGES,
+    progress: bool = True,
+) -> Path:
+    """Download EMPS into the cache (once), check it, and unpack it atomically.
+
+    Parameters
+    ----------
+    dest : path-like, optional
+        Where the data set goes; default ``<cache>/emps`` (what :func:`emps_root` finds).
+    url : str, optional
+        Archive to download; default the pinned commit of github.com/by256/emps.
+    expected_count : int
+        Images the splits must list (465 for EMPS).
+    progress : bool
+        Progress bar over the download.
+
+    Returns
+    -------
+    Path
+        The data set folder.
+
+    Raises
+    ------
+    RuntimeError
+        Download failed or the archive is incomplete; nothing is left at ``dest``.
+
+    Notes
+    -----
+    The check: ``train.csv`` and ``test.csv`` list ``expected_count`` distinct images, each
+    with ``images/<stem>.png`` (RGB) and ``segmaps/<stem>.png`` (an instance map of the
+    same size). A folder already checked (marker file ``.verified``) is reused.
+    """
+    import shutil
+    import tempfile
+    import urllib.request
+    import zipfile
+
+    from .weights import cache_dir
+
+    dest = Path(dest) if dest is not None else cache_dir() / "emps"
+    if (dest / ".verified").is_file():
+        return dest
+    url = url or EMPS_URL.format(commit=EMPS_COMMIT)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".emps-", dir=dest.parent))
+    try:
+        archive = work / "emps.zip"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(archive, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                bar = None
+                if progress:
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=total, unit="B", unit_scale=True, desc="EMPS")
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+                if bar is not None:
+                    bar.close()
+        except OSError as exc:
+            raise RuntimeError(
+                f"could not download EMPS from {url} ({exc}). Clone https://github.com/by256/emps "
+                f"yourself and set {ENV_EMPS}=<folder> or pass --emps <folder>."
+            ) from None
+        try:
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(work / "x")
+        except zipfile.BadZipFile:
+            raise RuntimeError(f"the download from {url} is not a zip archive") from None
+        found = [p.parent for p in (work / "x").rglob("test.csv")]
+        if len(found) != 1:
+            raise RuntimeError(f"the archive from {url} does not hold one EMPS folder (test.csv found {len(found)} times)")
+        _check_emps(found[0], expected_count)
+        (found[0] / ".verified").write_text(url + "\n")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(found[0], dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return dest
+
+
+def _check_emps(root: Path, expected_count: int) -> None:
+    names = split_names(root, "train") + split_names(root, "test")
+    if len(set(names)) != expected_count:
+        raise RuntimeError(f"EMPS archive lists {len(set(names))} images, expected {expected_count}")
+    for name in names:
+        image, labels = root / "images" / f"{name}.png", root / "segmaps" / f"{name}.png"
+        if not image.is_file() or not labels.is_file():
+            raise RuntimeError(f"EMPS archive is missing images/{name}.png or segmaps/{name}.png")
+        with Image.open(image) as a, Image.open(labels) as b:
+            if a.size != b.size:
+                raise RuntimeError(f"EMPS image and instance map of {name} differ in size")

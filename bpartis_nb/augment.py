@@ -94,8 +94,8 @@ class Augment:
         Rotations are uniform in [-max_rotation, max_rotation] degrees.
     jitter : float
         Brightness, contrast and saturation factors uniform in [1 - jitter, 1 + jitter];
-        hue turn uniform in [-jitter / 2, jitter / 2] of a circle (as torchvision's
-        ``hue`` of ``jitter``, capped at 0.5).
+        hue turn uniform in [-jitter, jitter] of a full circle (torchvision's ``hue``
+        convention; at most 0.5).
     p_crop : float
         Probability of a half-resolution crop scaled back up.
     generator : torch.Generator, optional
@@ -127,7 +127,7 @@ class Augment:
         j = self.jitter
         if j:
             image = colour_jitter(image, self._u(1 - j, 1 + j), self._u(1 - j, 1 + j), self._u(1 - j, 1 + j),
-                                  self._u(-min(j, 0.5) / 2, min(j, 0.5) / 2))
+                                  self._u(-min(j, 0.5), min(j, 0.5)))
         if self._u() < self.p_crop:
             h, w = labels.shape
             top = int(self._u() * (h - h // 2 + 1))

@@ -435,8 +435,7 @@ def segment(
     labels_unfiltered = resize_labels(net_labels, shape)
     if summary is not None:
         net_mi = summary.mutual_information
-        mean_mi = instance_mean(net_labels, net_mi)
-        mean_mi = np.concatenate([mean_mi, np.full(len(seed_scores) - len(mean_mi), np.nan)])
+        mean_mi = instance_mean(net_labels, net_mi)  # ids are 1..K with no gaps (cluster closes them up)
         pe, ee = summary.predictive_entropy, summary.expected_entropy
         maps = [resize_map(m, shape) for m in (net_mi, pe, ee)]
     else:

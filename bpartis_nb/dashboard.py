@@ -317,7 +317,8 @@ class Dashboard:
         self.table = table
         stats = summarize(table)
         picture = overlay(result, image)
-        r.overlay.value = _array_png(picture)
+        overlay_png = _array_png(picture)
+        r.overlay.value = overlay_png
         r.overlay.layout.width = r.uncertainty.layout.width = "49%"
         for w in (r.size_hist, r.aspect_hist, r.rdf):
             w.layout.width = "32%"
@@ -347,5 +348,5 @@ class Dashboard:
         stem = self.name.rsplit(".", 1)[0].replace(" ", "_") or "image"
         r.downloads.value = (
             _download_link(table.to_csv(index=False).encode(), f"{stem}_particles.csv", "text/csv", "Download particle CSV")
-            + _download_link(_array_png(picture), f"{stem}_overlay.png", "image/png", "Download overlay PNG")
+            + _download_link(overlay_png, f"{stem}_overlay.png", "image/png", "Download overlay PNG")
         )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -33,7 +34,14 @@ from numpy.typing import NDArray
 
 from .model import coordinate_grid
 
-__all__ = ["ClusterParams", "embedding_coordinates", "cluster_embeddings", "cluster_output"]
+__all__ = [
+    "ClusterParams",
+    "ClusterStep",
+    "embedding_coordinates",
+    "cluster_embeddings",
+    "cluster_output",
+    "cluster_steps",
+]
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ def cluster_embeddings(
     sigma: NDArray[np.floating],
     seed: NDArray[np.floating],
     params: ClusterParams = ClusterParams(),
+    trace: Optional[list] = None,
 ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
     """Cluster pixel embeddings into an instance map.
 
@@ -84,6 +93,10 @@ def cluster_embeddings(
     seed : ndarray of shape (M, N)
         Seed probabilities.
     params : ClusterParams
+    trace : list, optional
+        When given, one dict per greedy step is appended: ``centre`` (flat pixel index),
+        ``members`` (flat pixel indices scoring above the threshold), ``precision``
+        (x, y), ``seed`` and ``accepted`` (see :func:`cluster_steps`).
 
     Returns
     -------
@@ -141,6 +154,7 @@ def cluster_embeddings(
     assigned = np.zeros(n, dtype=np.int32)
     scores = [0.0]
     k = 0
+    where = np.flatnonzero(mask) if trace is not None else None
     for c in visit:
         if n_unclustered <= params.min_pixels:
             break
@@ -160,10 +174,15 @@ def cluster_embeddings(
         idx = np.flatnonzero(inside) + lo
         size = idx.size
         fresh = int(np.count_nonzero(unclustered[idx]))
-        if size > params.min_pixels and fresh / size > params.min_unclustered_fraction:
+        accepted = size > params.min_pixels and fresh / size > params.min_unclustered_fraction
+        if accepted:
             k += 1
             assigned[idx] = k
             scores.append(float(sd[c]))
+        if trace is not None:
+            trace.append({"centre": int(where[order_x[c]]), "members": where[order_x[idx]],
+                          "precision": (float(px[c]), float(py[c])), "seed": float(sd[c]),
+                          "accepted": bool(accepted)})
         n_unclustered -= fresh
         unclustered[idx] = False
 
@@ -204,3 +223,71 @@ def cluster_output(
     embedding = torch.tanh(output[0:2]).numpy() + embedding_coordinates(height, width)
     seed = torch.sigmoid(output[4]).numpy()
     return cluster_embeddings(embedding, output[2:4].numpy(), seed, params)
+
+
+@dataclass
+class ClusterStep:
+    """One step of the greedy clustering, for teaching and plots.
+
+    Attributes
+    ----------
+    centre : tuple of int
+        (row, column) of the centre pixel: the unclustered pixel with the highest seed.
+    seed : float
+        Its seed probability.
+    sigma : tuple of float
+        The Gaussian's standard deviations (x, y) in embedding units (image widths),
+        ``1 / sqrt(2 exp(10 s))``.
+    score : ndarray of shape (M, N)
+        ``exp(-sum((e - mu)^2 exp(10 s)))`` for every pixel.
+    members : ndarray of shape (M, N), bool
+        Foreground pixels with score above the threshold: the proposal.
+    accepted : bool
+        Whether the proposal became an instance (large enough and mostly unclustered).
+    """
+
+    centre: tuple[int, int]
+    seed: float
+    sigma: tuple[float, float]
+    score: NDArray[np.float32]
+    members: NDArray[np.bool_]
+    accepted: bool
+
+
+def cluster_steps(
+    output: NDArray[np.floating], params: ClusterParams = ClusterParams(), steps: int = 4
+) -> list[ClusterStep]:
+    """The first ``steps`` greedy steps of :func:`cluster_output`, with their score maps.
+
+    Parameters
+    ----------
+    output : ndarray or Tensor of shape (5, M, N)
+        Raw network output.
+    params : ClusterParams
+    steps : int
+        How many steps to return (the clustering itself always runs to the end).
+
+    Returns
+    -------
+    list of ClusterStep
+    """
+    output = torch.as_tensor(output, dtype=torch.float32).cpu()
+    height, width = output.shape[1:]
+    embedding = torch.tanh(output[0:2]).numpy() + embedding_coordinates(height, width)
+    sigma = output[2:4].numpy()
+    trace: list = []
+    cluster_embeddings(embedding, sigma, torch.sigmoid(output[4]).numpy(), params, trace)
+    out = []
+    for step in trace[: max(0, int(steps))]:
+        row, col = divmod(step["centre"], width)
+        precision = np.asarray(step["precision"], np.float32)[:, None, None]
+        mu = embedding[:, row, col][:, None, None]
+        score = np.exp(-(((embedding - mu) ** 2) * precision).sum(0)).astype(np.float32)
+        members = np.zeros(height * width, bool)
+        members[step["members"]] = True
+        out.append(ClusterStep(
+            centre=(int(row), int(col)), seed=step["seed"],
+            sigma=tuple(float(v) for v in 1.0 / np.sqrt(2.0 * precision.ravel())),
+            score=score, members=members.reshape(height, width), accepted=step["accepted"],
+        ))
+    return out

@@ -1,4 +1,5 @@
-"""A built-in example micrograph, generated deterministically (no download needed).
+"""Built-in examples (no download needed): a synthetic micrograph with its truth, the
+output a perfect network would give, and out-of-distribution inputs.
 
 The image imitates a secondary-electron SEM picture of dispersed nanoparticles: a dark,
 slightly uneven substrate; bright, convex particles of varied size and mild ellipticity
@@ -13,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-__all__ = ["Example", "synthetic_micrograph"]
+__all__ = ["Example", "synthetic_micrograph", "perfect_output", "out_of_distribution_images"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +116,74 @@ def synthetic_micrograph(
             f"{pixel_size:g} nm/px; generated with seed {seed}"
         ),
     )
+
+
+def perfect_output(labels: NDArray[np.integer], sigma: float = 0.02, seed: float = 0.99) -> NDArray[np.float32]:
+    """The raw output an ideal network would give for an instance map.
+
+    Every pixel of an instance gets the offset that moves its embedding exactly onto the
+    instance's centroid, the same sigma logit, and a high seed; background pixels get zero
+    offsets and sigma logits and a low seed.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (M, N), int
+        Instance map, 0 = background.
+    sigma : float
+        Standard deviation of every instance's Gaussian, in embedding units (image
+        widths): the sigma logit is ``ln(1 / (2 sigma^2)) / 10``.
+    seed : float
+        Seed probability inside instances (background gets ``1 - seed``).
+
+    Returns
+    -------
+    ndarray of shape (5, M, N), float32
+        Offset logits (x, y), sigma logits (x, y), seed logit: the layout of
+        :class:`bpartis_nb.model.BranchedERFNet`'s output.
+
+    Examples
+    --------
+    >>> from bpartis_nb.cluster import cluster_output
+    >>> truth = np.zeros((64, 64), np.int32); truth[5:25, 5:25] = 1; truth[30:60, 30:50] = 2
+    >>> labels, _ = cluster_output(perfect_output(truth))
+    >>> bool((labels == truth).all())
+    True
+    """
+    from .cluster import embedding_coordinates
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be a 2-D instance map, got shape {labels.shape}")
+    if not 0 < sigma < 1 or not 0.5 < seed < 1:
+        raise ValueError(f"need 0 < sigma < 1 and 0.5 < seed < 1, got sigma={sigma}, seed={seed}")
+    height, width = labels.shape
+    coords = embedding_coordinates(height, width).astype(np.float64)
+    out = np.zeros((5, height, width), np.float64)
+    logit = np.log(seed / (1 - seed))
+    out[4] = -logit
+    for k in np.unique(labels[labels > 0]):
+        mask = labels == k
+        centre = coords[:, mask].mean(axis=1)
+        delta = np.clip(centre[:, None] - coords[:, mask], -0.999999, 0.999999)
+        out[0:2, mask] = np.arctanh(delta)
+        out[2:4, mask] = np.log(1.0 / (2.0 * sigma**2)) / 10.0
+        out[4, mask] = logit
+    return out.astype(np.float32)
+
+
+def out_of_distribution_images(size: int = 512, seed: int = 0) -> dict[str, NDArray[np.uint8]]:
+    """Inputs unlike any electron micrograph, to see what the uncertainty does with them.
+
+    Returns
+    -------
+    dict
+        ``"photograph"``: scikit-image's ``chelsea`` (a cat, public domain, shipped with
+        scikit-image) and ``"noise"``: uniform RGB noise of shape (size, size, 3); uint8.
+    """
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+    return {
+        "photograph": data.chelsea(),
+        "noise": rng.integers(0, 256, (size, size, 3), dtype=np.uint8),
+    }

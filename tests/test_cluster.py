@@ -123,3 +123,78 @@ def test_coordinates_span_unit_square():
     assert c.shape == (2, 4, 5)
     assert c[0, 0, 0] == 0 and c[0, 0, -1] == 1 and c[1, -1, 0] == 1
     assert np.all(np.diff(c[0, 0]) > 0) and np.all(c[0, :, 2] == c[0, 0, 2])
+
+
+# --------------------------------------------------------------------------- teaching helpers
+def _toy():
+    truth = np.zeros((64, 64), np.int32)
+    truth[5:25, 5:25] = 1
+    truth[30:60, 30:50] = 2
+    truth[40:56, 4:20] = 3
+    return truth
+
+
+def test_perfect_output_clusters_back_to_the_truth():
+    from bpartis_nb.cluster import cluster_output
+    from bpartis_nb.examples import perfect_output
+
+    truth = _toy()
+    out = perfect_output(truth, sigma=0.02)
+    assert out.shape == (5, 64, 64) and out.dtype == np.float32
+    labels, scores = cluster_output(out)
+    # same partition (ids follow the greedy order, so compare pairs of ids)
+    pairs = set(zip(labels[truth > 0].tolist(), truth[truth > 0].tolist()))
+    assert len(pairs) == 3 and len({a for a, _ in pairs}) == 3
+    assert (labels[truth == 0] == 0).all()
+    assert np.allclose(scores[1:], 0.99, atol=1e-6)
+
+
+def test_perfect_output_embeddings_sit_on_centroids():
+    from bpartis_nb.cluster import embedding_coordinates
+    from bpartis_nb.examples import perfect_output
+
+    truth = _toy()
+    out = perfect_output(truth, sigma=0.05)
+    emb = np.tanh(out[0:2].astype(np.float64)) + embedding_coordinates(64, 64)
+    for k in (1, 2, 3):
+        centre = embedding_coordinates(64, 64)[:, truth == k].mean(axis=1)
+        assert np.allclose(emb[:, truth == k], centre[:, None], atol=1e-5)
+    # precision exp(10 s) = 1 / (2 sigma^2)
+    assert np.allclose(np.exp(10 * out[2:4][:, truth > 0]), 1 / (2 * 0.05**2), rtol=1e-4)
+    with pytest.raises(ValueError, match="sigma"):
+        perfect_output(truth, sigma=0)
+    with pytest.raises(ValueError, match="2-D"):
+        perfect_output(truth[None])
+
+
+def test_cluster_steps_replay_the_greedy_order():
+    from bpartis_nb.cluster import cluster_output, cluster_steps
+    from bpartis_nb.examples import perfect_output
+
+    truth = _toy()
+    out = perfect_output(truth, sigma=0.02)
+    labels, _ = cluster_output(out)
+    steps = cluster_steps(out, steps=10)
+    assert len(steps) == 3 and all(s.accepted for s in steps)
+    for k, step in enumerate(steps, 1):
+        # the proposal of step k is instance k of the final map, and contains its centre
+        assert (step.members == (labels == k)).all()
+        assert step.members[step.centre]
+        assert step.score.shape == (64, 64) and step.score[step.centre] == pytest.approx(1.0)
+        assert step.sigma == pytest.approx((0.02, 0.02), rel=1e-3)
+    assert len(cluster_steps(out, steps=2)) == 2
+
+
+def test_trace_does_not_change_the_result():
+    from bpartis_nb.cluster import cluster_embeddings
+
+    rng = np.random.default_rng(0)
+    emb = rng.uniform(0, 1, (2, 48, 48)).astype(np.float32)
+    emb[:, :, :24] = 0.3
+    sigma = np.full((2, 48, 48), 0.2, np.float32)
+    seed = rng.uniform(0.4, 1.0, (48, 48)).astype(np.float32)
+    trace = []
+    a = cluster_embeddings(emb, sigma, seed, trace=trace)
+    b = cluster_embeddings(emb, sigma, seed)
+    assert (a[0] == b[0]).all() and np.array_equal(a[1], b[1])
+    assert sum(t["accepted"] for t in trace) == len(a[1]) - 1 >= 1

@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 ENV_EMPS = "BPARTIS_NB_EMPS"
+#: Overrides the archive fetch_emps downloads (a mirror, or a local server in tests).
+ENV_EMPS_URL = "BPARTIS_NB_EMPS_URL"
 #: The commit of github.com/by256/emps that fetch_emps downloads.
 EMPS_COMMIT = "d9a7e0ac6c229e9e166cfe5ec56c8dac959cfc11"
 EMPS_URL = "https://github.com/by256/emps/archive/{commit}.zip"
@@ -48,13 +50,16 @@ EMPS_IMAGES = 465
 SPLITS = ("train", "test")
 
 
-def emps_root(path: Optional[Union[str, os.PathLike]] = None) -> Path:
+def emps_root(path: Optional[Union[str, os.PathLike]] = None, download: bool = False) -> Path:
     """Locate a local copy of EMPS.
 
     Parameters
     ----------
     path : path-like, optional
         Explicit location; else ``$BPARTIS_NB_EMPS``; else the user cache.
+    download : bool
+        When no copy is found in the cache (and neither ``path`` nor the environment
+        variable names one), download it with :func:`fetch_emps` (for Binder and Colab).
 
     Raises
     ------
@@ -71,6 +76,8 @@ def emps_root(path: Optional[Union[str, os.PathLike]] = None) -> Path:
     else:
         candidates.append(("the cache", cache_dir() / "emps"))
     where, root = candidates[0]
+    if download and where == "the cache" and not (root / "test.csv").is_file():
+        return fetch_emps(root)
     if not (root / "images").is_dir() or not (root / "segmaps").is_dir() or not (root / "test.csv").is_file():
         raise FileNotFoundError(
             f"no EMPS data set at {root} ({where}): expected images/, segmaps/ and test.csv there. "
@@ -272,7 +279,7 @@ class EMPSDataset:
 def fetch_emps(
     dest: Optional[Union[str, os.PathLike]] = None,
     url: Optional[str] = None,
-    expected_count: int = EMPS_IMAGES,
+    expected_count: Optional[int] = None,
     progress: bool = True,
 ) -> Path:
     """Download EMPS into the cache (once), check it, and unpack it atomically.
@@ -282,9 +289,10 @@ def fetch_emps(
     dest : path-like, optional
         Where the data set goes; default ``<cache>/emps`` (what :func:`emps_root` finds).
     url : str, optional
-        Archive to download; default the pinned commit of github.com/by256/emps.
-    expected_count : int
-        Images the splits must list (465 for EMPS).
+        Archive to download; default ``$BPARTIS_NB_EMPS_URL``, else the pinned commit of
+        github.com/by256/emps.
+    expected_count : int, optional
+        Images the splits must list (default 465, all of EMPS).
     progress : bool
         Progress bar over the download.
 
@@ -314,7 +322,8 @@ def fetch_emps(
     dest = Path(dest) if dest is not None else cache_dir() / "emps"
     if (dest / ".verified").is_file():
         return dest
-    url = url or EMPS_URL.format(commit=EMPS_COMMIT)
+    url = url or os.environ.get(ENV_EMPS_URL) or EMPS_URL.format(commit=EMPS_COMMIT)
+    expected_count = EMPS_IMAGES if expected_count is None else expected_count
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".emps-", dir=dest.parent))
     try:

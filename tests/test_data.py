@@ -116,3 +116,24 @@ def test_fetch_rejects_incomplete_archives(server, tmp_path):
     with pytest.raises(RuntimeError, match="could not download"):
         fetch_emps(dest, url=base + "nothing-here.zip", progress=False)
     assert not dest.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".emps-")]
+
+
+def test_emps_root_downloads_on_request(server, tmp_path, monkeypatch):
+    """emps_root(download=True) fetches into the cache when no copy is there (Binder, Colab)."""
+    import bpartis_nb.data as data
+
+    base, www, hits = server
+    _archive(www / "emps.zip", ["a1", "b2", "c3"])
+    monkeypatch.setenv("BPARTIS_NB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BPARTIS_NB_EMPS_URL", base + "emps.zip")
+    monkeypatch.setattr(data, "EMPS_IMAGES", 3)
+    with pytest.raises(FileNotFoundError, match="no EMPS data set"):
+        emps_root()
+    assert not hits
+    root = emps_root(download=True)
+    assert root == tmp_path / "cache" / "emps" and split_names(root, "train") == ["a1", "b2"]
+    assert emps_root() == root
+    explicit = tmp_path / "elsewhere"
+    with pytest.raises(FileNotFoundError):  # an explicit path is never replaced by a download
+        emps_root(explicit, download=True)
+    assert not explicit.exists()

@@ -12,7 +12,20 @@ from .inference import DEFAULT_SAMPLES, DEFAULT_TU, segment
 from .metrics import image_metrics
 from .model import BranchedERFNet
 
-__all__ = ["VARIANTS", "METRIC_KEYS", "evaluate_split", "evaluate_baseline", "format_table", "REFERENCE"]
+__all__ = [
+    "VARIANTS",
+    "METRIC_KEYS",
+    "evaluate_split",
+    "evaluate_baseline",
+    "threshold_sweep",
+    "samples_sweep",
+    "format_table",
+    "REFERENCE",
+]
+
+#: t_u values of :func:`threshold_sweep` by default: 0.0005 to 0.03 in steps of 0.0005,
+#: then 0.035, 0.04, 0.05, 0.075 and 0.1 (nats; the paper's default is 0.0125).
+SWEEP_THRESHOLDS = tuple(round(0.0005 * i, 4) for i in range(1, 61)) + (0.035, 0.04, 0.05, 0.075, 0.1)
 
 VARIANTS = ("discriminative", "bayesian", "bayesian_filter")
 METRIC_KEYS = ("ap", "ap50", "ap75", "miou", "ap_match50")
@@ -181,6 +194,108 @@ def evaluate_baseline(
         rows.append({"name": name, method: {**image_metrics(labels, truth), "seconds": seconds}})
     settings = {"emps": str(root), "split": split, "images": len(names), "method": method}
     return {"settings": settings, "variants": _summarise(rows, (method,)), "images": rows}
+
+
+def threshold_sweep(
+    emps: Optional[Union[str, os.PathLike]] = None,
+    split: str = "test",
+    thresholds=SWEEP_THRESHOLDS,
+    limit: Optional[int] = None,
+    samples: int = DEFAULT_SAMPLES,
+    model: Optional[BranchedERFNet] = None,
+    seed: Optional[int] = 0,
+    progress: bool = True,
+):
+    """Table 1's metrics as a function of the uncertainty threshold t_u (the paper's Figure 6).
+
+    Each image is segmented once (T Monte-Carlo samples); every threshold then only
+    re-filters that result (:meth:`~bpartis_nb.inference.Segmentation.with_threshold`).
+
+    Parameters
+    ----------
+    emps, split, limit, samples, model, seed, progress
+        As :func:`evaluate_split`.
+    thresholds : sequence of float
+        Values of t_u; ``inf`` (no filtering) is always added as the last row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per t_u: ``tu``, the per-image means of ``ap``, ``ap50``, ``ap75``,
+        ``miou``, ``ap_match50``, and ``n_pred`` (particles kept, summed over images).
+    """
+    import pandas as pd
+
+    values = sorted({float(t) for t in thresholds if float(t) > 0 and np.isfinite(t)}) + [float("inf")]
+    root = emps_root(emps)
+    names = _split_names(root, split, limit)
+    model = _published_if_none(model)
+    rows = []
+    for i, name in enumerate(_with_progress(names, progress, f"EMPS {split}, t_u sweep")):
+        truth = load_emps_labels(root, name)
+        result = segment(load_emps_image(root, name), samples=samples, model=model,
+                         seed=None if seed is None else seed + i)
+        for tu in values:
+            labels = result.labels_unfiltered if tu == float("inf") else result.with_threshold(tu).labels
+            rows.append({"tu": tu, **image_metrics(labels, truth)})
+    table = pd.DataFrame(rows)
+    out = table.groupby("tu", sort=True)[list(METRIC_KEYS)].mean()
+    out["n_pred"] = table.groupby("tu", sort=True)["n_pred"].sum().astype(int)
+    out = out.reset_index()
+    out.attrs.update(images=len(names), samples=samples, split=split)
+    return out
+
+
+def samples_sweep(
+    emps: Optional[Union[str, os.PathLike]] = None,
+    split: str = "test",
+    samples=(1, 2, 5, 10, 20, 30),
+    limit: Optional[int] = 5,
+    tu: float = DEFAULT_TU,
+    model: Optional[BranchedERFNet] = None,
+    seed: Optional[int] = 0,
+    progress: bool = True,
+):
+    """How the Bayesian result depends on the number of Monte-Carlo samples T.
+
+    Parameters
+    ----------
+    emps, split, limit, tu, model, seed, progress
+        As :func:`evaluate_split` (``limit`` defaults to the first 5 images).
+    samples : sequence of int
+        Values of T; T = 0 (the discriminative single pass) is always added first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per T: ``samples``, the per-image means of ``ap50`` and ``miou`` without
+        (``ap50``, ``miou``) and with the filter (``ap50_filter``, ``miou_filter``),
+        ``n_pred`` and ``n_pred_filter`` summed over images, and the median ``seconds``
+        per image.
+    """
+    import pandas as pd
+
+    ts = [0] + sorted({int(t) for t in samples if int(t) > 0})
+    root = emps_root(emps)
+    names = _split_names(root, split, limit)
+    model = _published_if_none(model)
+    rows = []
+    for i, name in enumerate(_with_progress(names, progress, f"EMPS {split}, T sweep")):
+        image, truth = load_emps_image(root, name), load_emps_labels(root, name)
+        for t in ts:
+            result = segment(image, samples=t, tu=tu, model=model, seed=None if seed is None else seed + i)
+            plain = image_metrics(result.labels_unfiltered, truth)
+            kept = image_metrics(result.labels, truth)
+            rows.append({"samples": t, "ap50": plain["ap50"], "miou": plain["miou"], "n_pred": plain["n_pred"],
+                         "ap50_filter": kept["ap50"], "miou_filter": kept["miou"],
+                         "n_pred_filter": kept["n_pred"], "seconds": result.seconds})
+    table = pd.DataFrame(rows).groupby("samples", sort=True)
+    out = table[["ap50", "miou", "ap50_filter", "miou_filter"]].mean()
+    out[["n_pred", "n_pred_filter"]] = table[["n_pred", "n_pred_filter"]].sum().astype(int)
+    out["seconds"] = table["seconds"].median()
+    out = out.reset_index()
+    out.attrs.update(images=len(names), split=split, tu=tu)
+    return out
 
 
 def format_table(result: dict, reference: bool = True) -> str:

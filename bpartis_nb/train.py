@@ -225,15 +225,7 @@ class Trainer:
     def _write_log(self) -> None:
         table = pd.DataFrame(self.log)
         atomic_write(self.out / "log.csv", lambda p: table.to_csv(p, index=False))
-        from matplotlib.figure import Figure
+        from .viz import plot_training_log
 
-        fig = Figure(figsize=(8, 3.5), layout="constrained")
-        ax1, ax2 = fig.subplots(1, 2)
-        ax1.plot(table["epoch"], table["loss"], marker=".")
-        ax1.set_xlabel("epoch")
-        ax1.set_ylabel("training loss")
-        ax2.plot(table["epoch"], table["val_ap50"], marker=".", label="AP50")
-        ax2.plot(table["epoch"], table["val_miou"], marker=".", label="mean IoU")
-        ax2.set_xlabel("epoch")
-        ax2.legend()
+        fig, _ = plot_training_log(table)
         atomic_write(self.out / "curves.png", lambda p: fig.savefig(p, format="png", dpi=100))

@@ -112,11 +112,8 @@ def overlay(result: Segmentation, image: ImageSource, alpha: float = 0.35) -> ND
     -------
     ndarray of shape (M, N, 3), uint8
     """
-    array = read_image(image)
-    if array.shape[:2] != result.shape:
-        raise ValueError(f"image {array.shape[:2]} and segmentation {result.shape} differ in shape")
     dropped = np.where(result.labels == 0, result.labels_unfiltered, 0)
-    return label_overlay(array, result.labels, dropped, alpha)
+    return label_overlay(image, result.labels, dropped, alpha)
 
 
 def save_overlay(
@@ -536,7 +533,7 @@ def plot_training_log(log):
         if key in log:
             ax1.plot(log["epoch"], log[key], linestyle=style, marker=".", label=key)
     ax1.set_xlabel("epoch")
-    ax1.set_ylabel("training loss (unweighted terms)")
+    ax1.set_ylabel("training loss (total weighted, terms unweighted)")
     ax1.set_yscale("log")
     ax1.legend(fontsize=8)
     ax2.plot(log["epoch"], log["val_ap50"], marker=".", label="AP50")

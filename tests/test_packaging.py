@@ -37,16 +37,55 @@ def test_environment_matches_pyproject():
     assert any(str(d).startswith("python") for d in env["dependencies"])
 
 
+def binder_requirements() -> list[str]:
+    """The requirement lines of binder/requirements.txt (no comments or pip options)."""
+    return [
+        line.strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "-"))
+    ]
+
+
+def repository_url() -> str:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+
+
 def test_binder_matches_pyproject():
     """Binder serves the dashboard, so it needs the core and the dashboard extra."""
-    lines = [
-        line.strip() for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dashboard"]
-    assert sorted(lines) == sorted(pyproject_deps() + extra)
+    assert sorted(binder_requirements()) == sorted(pyproject_deps() + extra)
+
+
+def test_binder_and_environment_list_the_same_dependencies():
+    """binder/ and environment.yml install the same packages (Binder adds the dashboard extra)."""
+    env = {_name(r) for r in env_pip_part() if not r.startswith("-e")}
+    binder = {_name(r) for r in binder_requirements()}
+    extra = {_name(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dashboard"]}
+    assert binder - extra == env, f"only in binder: {binder - extra - env}; only in environment.yml: {env - binder}"
+    assert sorted(r for r in binder_requirements() if _name(r) in env) == sorted(
+        r for r in env_pip_part() if not r.startswith("-e")), "versions differ between binder/ and environment.yml"
+
+
+def test_binder_installs_the_package_and_fetches_data():
+    """repo2docker does not install the package by itself when binder/ exists."""
     post = (ROOT / "binder" / "postBuild").read_text()
-    assert "pip install" in post and "-e ." in post
+    assert post.startswith("#!") and "set -e" in post
+    assert re.search(r"pip install .*-e \.", post)
+    assert "load_model(pretrained=True" in post and "fetch_emps(" in post
+    assert (ROOT / "binder" / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
+    req = (ROOT / "binder" / "requirements.txt").read_text()
+    assert "download.pytorch.org/whl/cpu" in req, "Binder must get the CPU build of torch"
+
+
+def test_readme_has_binder_and_colab_badges_for_every_notebook():
+    readme = (ROOT / "README.md").read_text()
+    owner_repo = repository_url().removeprefix("https://github.com/")
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        rel = f"notebooks/{path.name}"
+        assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/{rel}" in readme, rel
+        if path.name == "dashboard.ipynb":
+            assert f"https://mybinder.org/v2/gh/{owner_repo}/HEAD?urlpath=voila/render/{rel}" in readme
+        else:
+            assert f"https://mybinder.org/v2/gh/{owner_repo}/HEAD?labpath={rel}" in readme, rel
 
 
 def test_environment_pip_part_installs(tmp_path):

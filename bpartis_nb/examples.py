@@ -75,7 +75,6 @@ def synthetic_micrograph(
     ((128, 128, 3), dtype('uint8'), 5)
     """
     rng = np.random.default_rng(seed)
-    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
     labels = np.zeros((size, size), np.int32)
     height = np.zeros((size, size))
     rim = np.zeros((size, size))
@@ -87,18 +86,25 @@ def synthetic_micrograph(
         a, b = r * rng.uniform(1.0, 1.35), r
         theta = rng.uniform(0, np.pi)
         cy, cx = rng.uniform(a + 2, size - a - 2, 2)
-        dy, dx = rows - cy, cols - cx
+        # work in a window around the particle (its semi-axes plus the 3-pixel gap)
+        half = int(np.ceil(a)) + 5
+        r0, r1 = max(0, int(cy) - half), min(size, int(cy) + half + 1)
+        c0, c1 = max(0, int(cx) - half), min(size, int(cx) + half + 1)
+        dy = np.arange(r0, r1, dtype=np.float64)[:, None] - cy
+        dx = np.arange(c0, c1, dtype=np.float64)[None, :] - cx
         u = (dx * np.cos(theta) + dy * np.sin(theta)) / a
         v = (-dx * np.sin(theta) + dy * np.cos(theta)) / b
         rho2 = u * u + v * v
         inside = rho2 <= 1.0
         grown = ndimage.binary_dilation(inside, iterations=3)
-        if np.any(labels[grown]):
+        window = (slice(r0, r1), slice(c0, c1))
+        if np.any(labels[window][grown]):
             continue
         placed += 1
-        labels[inside] = placed
-        height[inside] = np.sqrt(1.0 - rho2[inside]) * rng.uniform(0.75, 1.0)
-        rim[inside] = np.clip((rho2[inside] - 0.55) / 0.45, 0, 1) ** 2
+        labels[window][inside] = placed
+        height[window][inside] = np.sqrt(1.0 - rho2[inside]) * rng.uniform(0.75, 1.0)
+        rim[window][inside] = np.clip((rho2[inside] - 0.55) / 0.45, 0, 1) ** 2
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)
     substrate = 0.18 + 0.06 * np.sin(cols / size * 3.0) * np.cos(rows / size * 2.0)
     substrate += ndimage.gaussian_filter(rng.normal(0, 1, (size, size)), 6) * 0.08
     tone = substrate + (labels > 0) * (0.35 + 0.25 * height + 0.3 * rim)

@@ -253,10 +253,10 @@ class Segmentation:
         Uncertainty threshold applied (inf in discriminative mode: nothing filtered).
     samples : int
         Monte-Carlo samples T (0 = discriminative).
-    net_output : ndarray of shape (5, S, S)
-        Mean raw network output.
-    net_labels : ndarray of shape (S, S), int32
-        Unfiltered instances at network resolution.
+    net_output : ndarray of shape (5, S, S) or None
+        Mean raw network output (None for tiled results: there is no single one).
+    net_labels : ndarray of shape (S, S), int32, or None
+        Unfiltered instances at network resolution (None for tiled results).
     net_mutual_information : ndarray of shape (S, S) or None
     seed_samples : ndarray of shape (T, S, S) or None
         Per-sample seed maps when ``keep_samples=True``.
@@ -272,8 +272,8 @@ class Segmentation:
     expected_entropy: Optional[NDArray[np.float32]]
     tu: float
     samples: int
-    net_output: NDArray[np.float32]
-    net_labels: NDArray[np.int32]
+    net_output: Optional[NDArray[np.float32]]
+    net_labels: Optional[NDArray[np.int32]]
     net_mutual_information: Optional[NDArray[np.float32]]
     seed_samples: Optional[NDArray[np.float32]] = None
     seconds: float = 0.0
@@ -364,6 +364,7 @@ def segment(
     network_size: int = NETWORK_SIZE,
     keep_samples: bool = False,
     progress: Progress = False,
+    tiled: bool = False,
 ) -> Segmentation:
     """Find the particles in a micrograph, with Bayesian uncertainty.
 
@@ -394,6 +395,11 @@ def segment(
         Keep every sample's seed map in the result (for teaching and plots).
     progress : bool or callable
         Progress over Monte-Carlo samples: True for a bar, or ``f(done, total)``.
+    tiled : bool
+        Run the network at the image's own resolution on overlapping
+        ``network_size`` tiles instead of resizing the image
+        (:func:`bpartis_nb.tiling.segment_tiled`; progress is then over tiles). Use it
+        for large micrographs with small particles.
 
     Returns
     -------
@@ -409,6 +415,13 @@ def segment(
         raise ValueError(f"samples must be >= 0, got {samples}")
     if network_size % 8 or network_size < 64:
         raise ValueError(f"network_size must be a multiple of 8 and >= 64, got {network_size}")
+    if tiled:
+        if keep_samples:
+            raise ValueError("keep_samples is not available with tiled=True (there is no single network input)")
+        from .tiling import segment_tiled
+
+        return segment_tiled(image, samples if bayesian else 0, tu, tile=network_size, model=model, device=device,
+                             seed=seed, batch_size=batch_size, cluster_params=cluster_params, progress=progress)
     array = read_image(image)
     if model is None:
         model = _default_model(device)

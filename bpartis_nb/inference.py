@@ -32,7 +32,16 @@ from .io import ImageSource, read_image
 from .model import BranchedERFNet, mc_dropout
 from .uncertainty import binary_entropy, filter_instances, instance_mean
 
-__all__ = ["Segmentation", "segment", "to_network_input", "resize_labels", "resize_map", "mc_forward"]
+__all__ = [
+    "Segmentation",
+    "segment",
+    "to_network_input",
+    "resize_labels",
+    "resize_map",
+    "mc_forward",
+    "Convergence",
+    "mi_calibration",
+]
 
 #: Side of the square the published network was trained and evaluated at.
 NETWORK_SIZE = 512
@@ -161,6 +170,7 @@ def mc_forward(
     generator: Optional[torch.Generator] = None,
     progress: Progress = False,
     keep_samples: bool = False,
+    stop: Optional[Callable[[MCSummary], bool]] = None,
 ) -> MCSummary:
     """Run T Monte-Carlo dropout passes on one input and summarise them.
 
@@ -180,10 +190,14 @@ def mc_forward(
         True for a progress bar; a callable ``f(done, total)`` to report elsewhere.
     keep_samples : bool
         Keep every sample's seed map (memory T x S x S floats).
+    stop : callable, optional
+        ``stop(summary_so_far) -> bool``, called after each batch of samples; True ends
+        the sampling early (see :class:`Convergence`). ``samples`` is then the maximum.
 
     Returns
     -------
     MCSummary
+        With ``samples`` the number of passes actually run.
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1 for Monte-Carlo inference, got {samples}")
@@ -215,16 +229,94 @@ def mc_forward(
                     kept.append(p)
                 done += b
                 _report(progress, bar, done, samples)
+                if stop is not None and done < samples and stop(_summary(sum_out, sum_p, sum_h, done, None)):
+                    break
     finally:
         if bar is not None:
             bar.close()
+    return _summary(sum_out, sum_p, sum_h, done, kept)
+
+
+def _summary(sum_out, sum_p, sum_h, done: int, kept) -> MCSummary:
+    """Running sums of ``done`` passes as an :class:`MCSummary`."""
     return MCSummary(
-        mean_output=(sum_out / samples).float().cpu().numpy(),
-        mean_seed=(sum_p / samples).astype(np.float32),
-        expected_entropy=(sum_h / samples).astype(np.float32),
-        samples=samples,
+        mean_output=(sum_out / done).float().cpu().numpy(),
+        mean_seed=(sum_p / done).astype(np.float32),
+        expected_entropy=(sum_h / done).astype(np.float32),
+        samples=done,
         seed_samples=np.concatenate(kept) if kept is not None else None,
     )
+
+
+def mi_calibration(samples: int, reference: int = DEFAULT_SAMPLES) -> float:
+    """Factor that puts a mutual information estimated from ``samples`` passes on the
+    scale of one estimated from ``reference`` passes.
+
+    With T samples, predictive minus expected entropy behaves like a sample variance
+    with divisor T: it underestimates by a factor of about (1 - 1/T). t_u was tuned at
+    T = 30, so an estimate from fewer samples is scaled by (1 - 1/30) / (1 - 1/T).
+
+    Examples
+    --------
+    >>> mi_calibration(30)
+    1.0
+    >>> round(mi_calibration(10), 4)
+    1.0741
+    """
+    if samples < 2:
+        raise ValueError(f"mutual information needs at least 2 samples, got {samples}")
+    return (1.0 - 1.0 / reference) / (1.0 - 1.0 / samples)
+
+
+class Convergence:
+    """Stopping rule of the adaptive Monte-Carlo mode: sample until every instance's
+    uncertainty estimate has settled.
+
+    At ``min_samples`` passes the running mean output is clustered once. From then on,
+    every ``every`` passes, each of those instances gets its mean mutual information
+    (on the T = 30 scale, :func:`mi_calibration`). Sampling stops at the first check
+    where, compared with the previous check, no instance's estimate moved by
+    ``tol`` or more and no instance crossed the threshold ``tu`` (so no keep/drop
+    decision changed); or at once when the first clustering finds no instance.
+
+    Parameters
+    ----------
+    tu : float
+        The uncertainty threshold the result will be filtered with.
+    cluster_params : ClusterParams
+    min_samples, every : int
+    tol : float, optional
+        Absolute tolerance in nats; default ``tu / 10``.
+    """
+
+    def __init__(self, tu: float, cluster_params: ClusterParams = ClusterParams(), min_samples: int = 6,
+                 every: int = 3, tol: Optional[float] = None):
+        if min_samples < 2 or every < 1:
+            raise ValueError(f"need min_samples >= 2 and every >= 1, got {min_samples}, {every}")
+        self.tu = tu
+        self.cluster_params = cluster_params
+        self.min_samples = min_samples
+        self.every = every
+        self.tol = tu / 10 if tol is None else tol
+        self.labels: Optional[NDArray[np.int32]] = None
+        self.previous: Optional[NDArray[np.float64]] = None
+        self.history: list[tuple[int, float]] = []
+
+    def __call__(self, summary: MCSummary) -> bool:
+        t = summary.samples
+        if t < self.min_samples or (t - self.min_samples) % self.every:
+            return False
+        if self.labels is None:
+            self.labels, _ = cluster_output(summary.mean_output, self.cluster_params)
+            if self.labels.max() == 0:
+                return True
+        mi = instance_mean(self.labels, summary.mutual_information)[1:] * mi_calibration(t)
+        previous, self.previous = self.previous, mi
+        if previous is None:
+            return False
+        change = float(np.nanmax(np.abs(mi - previous)))
+        self.history.append((t, change))
+        return change < self.tol and bool(np.array_equal(mi < self.tu, previous < self.tu))
 
 
 # --------------------------------------------------------------------------- result
@@ -365,6 +457,7 @@ def segment(
     keep_samples: bool = False,
     progress: Progress = False,
     tiled: bool = False,
+    adaptive: bool = False,
 ) -> Segmentation:
     """Find the particles in a micrograph, with Bayesian uncertainty.
 
@@ -400,6 +493,11 @@ def segment(
         ``network_size`` tiles instead of resizing the image
         (:func:`bpartis_nb.tiling.segment_tiled`; progress is then over tiles). Use it
         for large micrographs with small particles.
+    adaptive : bool
+        Stop sampling once every instance's uncertainty has settled
+        (:class:`Convergence`); ``samples`` is then the maximum and ``result.samples``
+        the number used. Instance uncertainties are put on the T = 30 scale
+        (:func:`mi_calibration`) so that the same ``tu`` applies.
 
     Returns
     -------
@@ -416,6 +514,8 @@ def segment(
     if network_size % 8 or network_size < 64:
         raise ValueError(f"network_size must be a multiple of 8 and >= 64, got {network_size}")
     if tiled:
+        if adaptive:
+            raise ValueError("adaptive sampling is not available with tiled=True yet; use one or the other")
         if keep_samples:
             raise ValueError("keep_samples is not available with tiled=True (there is no single network input)")
         from .tiling import segment_tiled
@@ -435,8 +535,9 @@ def segment(
         x = x.contiguous(memory_format=torch.channels_last)
     bayes = bayesian and samples > 0
     if bayes:
+        stop = Convergence(tu, cluster_params) if adaptive and np.isfinite(tu) else None
         summary = mc_forward(
-            model, x, samples, batch_size, _generator(seed, dev), progress, keep_samples
+            model, x, samples, batch_size, _generator(seed, dev), progress, keep_samples, stop
         )
         mean_output = summary.mean_output
     else:
@@ -449,6 +550,8 @@ def segment(
     if summary is not None:
         net_mi = summary.mutual_information
         mean_mi = instance_mean(net_labels, net_mi)  # ids are 1..K with no gaps (cluster closes them up)
+        if adaptive and summary.samples >= 2:
+            mean_mi = mean_mi * mi_calibration(summary.samples)
         pe, ee = summary.predictive_entropy, summary.expected_entropy
         maps = [resize_map(m, shape) for m in (net_mi, pe, ee)]
     else:
@@ -463,7 +566,7 @@ def segment(
         predictive_entropy=maps[1],
         expected_entropy=maps[2],
         tu=float("inf"),
-        samples=samples if bayes else 0,
+        samples=summary.samples if bayes else 0,
         net_output=mean_output,
         net_labels=net_labels,
         net_mutual_information=net_mi,

@@ -275,9 +275,12 @@ class Convergence:
     At ``min_samples`` passes the running mean output is clustered once. From then on,
     every ``every`` passes, each of those instances gets its mean mutual information
     (on the T = 30 scale, :func:`mi_calibration`). Sampling stops at the first check
-    where, compared with the previous check, no instance's estimate moved by
-    ``tol`` or more and no instance crossed the threshold ``tu`` (so no keep/drop
-    decision changed); or at once when the first clustering finds no instance.
+    where, compared with the previous check, no keep/drop decision changed and every
+    instance is *settled*: its estimate moved by less than ``tol``, or by less than its
+    distance from ``tu`` (at that pace it would not cross the threshold before the next
+    check). It also stops at once when the first clustering finds no instance. Only the
+    decisions matter for the result, so an instance far above or below ``tu`` may
+    still wobble.
 
     Parameters
     ----------
@@ -290,7 +293,7 @@ class Convergence:
     """
 
     def __init__(self, tu: float, cluster_params: ClusterParams = ClusterParams(), min_samples: int = 6,
-                 every: int = 3, tol: Optional[float] = None):
+                 every: int = 2, tol: Optional[float] = None):
         if min_samples < 2 or every < 1:
             raise ValueError(f"need min_samples >= 2 and every >= 1, got {min_samples}, {every}")
         self.tu = tu
@@ -314,9 +317,10 @@ class Convergence:
         previous, self.previous = self.previous, mi
         if previous is None:
             return False
-        change = float(np.nanmax(np.abs(mi - previous)))
-        self.history.append((t, change))
-        return change < self.tol and bool(np.array_equal(mi < self.tu, previous < self.tu))
+        change = np.abs(mi - previous)
+        settled = (change < self.tol) | (change < np.abs(mi - self.tu))
+        self.history.append((t, float(np.nanmax(change))))
+        return bool(settled.all()) and bool(np.array_equal(mi < self.tu, previous < self.tu))
 
 
 # --------------------------------------------------------------------------- result

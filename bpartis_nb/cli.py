@@ -1,4 +1,4 @@
-"""Command line: ``bpartis-nb segment`` and ``bpartis-nb evaluate`` (also ``python -m bpartis_nb``)."""
+"""Command line: ``bpartis-nb segment``, ``analyze``, ``evaluate``, ... (also ``python -m bpartis_nb``)."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _mode_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tiled", action="store_true",
+                        help="run at the image's own resolution on overlapping 512 x 512 tiles "
+                             "(large micrographs with small particles) instead of resizing it")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="stop sampling once every particle's uncertainty has settled (--samples is the maximum)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bpartis-nb",
@@ -52,6 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     seg.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
     seg.add_argument("--keep-border", action="store_true", help="keep particles touching the image edge")
+    _mode_options(seg)
+
+    an = sub.add_parser("analyze", help="segment and measure a folder of micrographs into one particle table "
+                                         "(resumable; local processes or a Dask cluster)")
+    an.add_argument("inputs", nargs="+", metavar="DIR_OR_GLOB",
+                    help="a folder (searched recursively), a quoted glob pattern such as 'data/*.tif', or image files")
+    an.add_argument("--out", required=True, help="output folder; rerunning with the same folder resumes")
+    an.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1: this process)")
+    an.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run on the Dask cluster with this scheduler, e.g. tcp://10.0.0.1:8786")
+    an.add_argument("--threads", type=_positive_int, default=None,
+                    help="torch threads per task (default: cores // workers; 1 on Dask)")
+    an.add_argument("--samples", type=_nonnegative_int, default=DEFAULT_SAMPLES,
+                    help="Monte-Carlo samples T (0: discriminative)")
+    an.add_argument("--tu", type=_positive_float, default=DEFAULT_TU, help="uncertainty threshold t_u")
+    an.add_argument("--scale", type=_positive_float, default=None,
+                    help="physical size of one pixel (e.g. nm/px), for every image")
+    an.add_argument("--unit", default="nm", help="unit of --scale (default nm)")
+    an.add_argument("--seed", type=int, default=0,
+                    help="base seed of the dropout draws (each image's seed depends on its name)")
+    an.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
+    an.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
+    an.add_argument("--keep-border", action="store_true", help="keep particles touching the image edge")
+    _mode_options(an)
+    an.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     cmp = sub.add_parser("compare", help="particle statistics of predictions vs ground truth on EMPS (paper Fig. 8)")
     cmp.add_argument("--emps", default=None, help="EMPS folder (default: $BPARTIS_NB_EMPS, else the cache)")
@@ -118,7 +151,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         else:
             name, image = Path(src).stem, src
         try:
-            result = segment(image, samples=args.samples, tu=args.tu, model=model, seed=args.seed, progress=True)
+            result = segment(image, samples=args.samples, tu=args.tu, model=model, seed=args.seed, progress=True,
+                             tiled=args.tiled, adaptive=args.adaptive)
         except (ImageError, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
@@ -128,6 +162,29 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         print(f"{name}: {result.count} particles ({len(result.instances) - result.count} filtered out as uncertain) "
               f"in {result.seconds:.1f} s -> {', '.join(str(p) for p in paths.values())}")
     return 1 if failures else 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .batch import MissingDependencyError, analyze
+
+    inputs = args.inputs[0] if len(args.inputs) == 1 else args.inputs
+    try:
+        result = analyze(inputs, args.out, workers=args.workers, scheduler=args.scheduler, threads=args.threads,
+                         samples=args.samples, tu=args.tu, scale=args.scale, unit=args.unit,
+                         exclude_border=not args.keep_border, seed=args.seed, weights=args.weights,
+                         device=args.device, progress=not args.no_progress, tiled=args.tiled,
+                         adaptive=args.adaptive)
+    except MissingDependencyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished images are kept in {args.out}; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    print(f"analyze: {result}")
+    for key, reason in result.errors.items():
+        print(f"  failed: {key}: {reason}", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def _write_json(path: Optional[str], result: dict) -> None:
@@ -186,6 +243,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "segment":
             return _cmd_segment(args)
+        if args.command == "analyze":
+            return _cmd_analyze(args)
         if args.command == "compare":
             return _cmd_compare(args)
         if args.command == "train":

@@ -163,3 +163,11 @@ def test_compare_prints_beside_the_paper(tmp_path, published_weights, emps_dir, 
     result = json.loads(out.read_text())
     assert result["settings"]["images"] == 2 and len(result["images"]) == 2
     assert set(result["means"]) == {"size_cosine", "aspect_cosine", "rdf_rmse", "rdf_l2"}
+
+
+def test_segment_tiled_adaptive(tmp_path, published_weights):
+    out = tmp_path / "out"
+    rc = main(["segment", "--out", str(out), "--samples", "8", "--tiled", "--adaptive", "--weights", str(published_weights)])
+    assert rc == 0
+    summary = json.loads((out / "example_summary.json").read_text())
+    assert 2 <= summary["samples"] <= 8 and summary["count"] > 10

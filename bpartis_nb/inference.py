@@ -518,14 +518,13 @@ def segment(
     if network_size % 8 or network_size < 64:
         raise ValueError(f"network_size must be a multiple of 8 and >= 64, got {network_size}")
     if tiled:
-        if adaptive:
-            raise ValueError("adaptive sampling is not available with tiled=True yet; use one or the other")
         if keep_samples:
             raise ValueError("keep_samples is not available with tiled=True (there is no single network input)")
         from .tiling import segment_tiled
 
         return segment_tiled(image, samples if bayesian else 0, tu, tile=network_size, model=model, device=device,
-                             seed=seed, batch_size=batch_size, cluster_params=cluster_params, progress=progress)
+                             seed=seed, batch_size=batch_size, cluster_params=cluster_params, progress=progress,
+                             adaptive=adaptive)
     array = read_image(image)
     if model is None:
         model = _default_model(device)

@@ -49,7 +49,9 @@ from .inference import (
     _instance_table,
     _rgb,
     _to_unit_float,
+    Convergence,
     mc_forward,
+    mi_calibration,
 )
 from .io import ImageSource, read_image
 from .model import BranchedERFNet
@@ -156,6 +158,7 @@ def segment_tiled(
     batch_size: int = 1,
     cluster_params: ClusterParams = ClusterParams(),
     progress: Progress = False,
+    adaptive: bool = False,
 ) -> Segmentation:
     """Segment an image at its own resolution, tile by tile.
 
@@ -172,12 +175,16 @@ def segment_tiled(
         whole in one tile, larger ones are assembled from pieces.
     progress : bool or callable
         True for a progress bar over tiles; a callable ``f(done, total)``.
+    adaptive : bool
+        Adaptive sampling in each tile (:class:`bpartis_nb.inference.Convergence`);
+        each tile's mutual-information map is then put on the T = 30 scale
+        (:func:`bpartis_nb.inference.mi_calibration`) before blending.
 
     Returns
     -------
     Segmentation
         At the image's resolution; the ``net_*`` fields are None (there is no single
-        network-resolution output).
+        network-resolution output). ``samples`` is the most any tile used.
     """
     if samples < 0:
         raise ValueError(f"samples must be >= 0, got {samples}")
@@ -212,6 +219,7 @@ def segment_tiled(
     wsum = np.zeros((height, width), np.float32) if bayes else None
     candidates: list = []
     tiles = [(r, c) for r in origins_r for c in origins_c]
+    used = 0
     bar = None
     if progress is True:
         from tqdm.auto import tqdm
@@ -226,11 +234,14 @@ def segment_tiled(
             if dev.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             if bayes:
-                summary = mc_forward(model, x, samples, batch_size, gen)
+                stop = Convergence(tu, cluster_params) if adaptive and np.isfinite(tu) else None
+                summary = mc_forward(model, x, samples, batch_size, gen, stop=stop)
+                used = max(used, summary.samples)
                 out = summary.mean_output
+                factor = mi_calibration(summary.samples) if stop is not None and summary.samples >= 2 else 1.0
                 vh, vw = min(tile, height - r0), min(tile, width - c0)
                 w = weight[:vh, :vw]
-                for i, m in enumerate((summary.mutual_information, summary.predictive_entropy,
+                for i, m in enumerate((summary.mutual_information * np.float32(factor), summary.predictive_entropy,
                                        summary.expected_entropy)):
                     maps[i, r0 : r0 + vh, c0 : c0 + vw] += w * m[:vh, :vw]
                 wsum[r0 : r0 + vh, c0 : c0 + vw] += w
@@ -261,7 +272,7 @@ def segment_tiled(
         predictive_entropy=maps[1] if bayes else None,
         expected_entropy=maps[2] if bayes else None,
         tu=float("inf"),
-        samples=samples,
+        samples=used if bayes else 0,
         net_output=None,
         net_labels=None,
         net_mutual_information=None,

@@ -105,3 +105,11 @@ def test_tiled_options_are_checked(published_model):
     a = segment(image, samples=2, seed=1, model=published_model, tiled=True)
     b = segment(image, samples=2, seed=1, model=published_model, tiled=True)
     assert np.array_equal(a.labels, b.labels) and a.with_threshold(0.5).count >= a.count
+
+
+def test_tiled_adaptive_runs_fewer_samples_in_calm_tiles(published_model):
+    ex = synthetic_micrograph(size=700, n_particles=60, radius=(12.0, 24.0), seed=2)
+    full = segment_tiled(ex.image, samples=16, seed=0, model=published_model)
+    fast = segment_tiled(ex.image, samples=16, seed=0, model=published_model, adaptive=True)
+    assert full.samples == 16 and 6 <= fast.samples <= 16
+    assert abs(fast.count - full.count) <= 3

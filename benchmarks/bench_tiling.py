@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -34,7 +35,7 @@ from bpartis_nb.weights import load_model
 def _errors(labels, truth) -> dict:
     pred, true = measure(labels), measure(truth)
     n_pred, n_true = len(np.unique(labels[labels > 0])), len(np.unique(truth[truth > 0]))
-    d_pred = float(np.median(pred["diameter_px"])) if len(pred) else float("nan")
+    d_pred = float(np.median(pred["diameter_px"])) if len(pred) else float("nan")  # nan: nothing measured
     d_true = float(np.median(true["diameter_px"]))
     return {"count": n_pred, "true_count": n_true, "count_error_%": 100 * (n_pred - n_true) / n_true,
             "median_d_px": d_pred, "true_median_d_px": d_true, "d_error_%": 100 * (d_pred - d_true) / d_true}
@@ -42,7 +43,7 @@ def _errors(labels, truth) -> dict:
 
 def _both(image, truth, model, samples, seed) -> dict:
     out = {}
-    for path, tiled in (("resize", False), ("tiled", True)):
+    for path, tiled in (("resize", False), ("tiled, native", "native"), ("tiled, auto scale", True)):
         start = time.perf_counter()
         result = segment(image, samples=samples, model=model, seed=seed, tiled=tiled)
         out[path] = {**_errors(result.labels, truth), "ap50": image_metrics(result.labels, truth)["ap50"],
@@ -72,14 +73,14 @@ def synthetic(model, samples: int, size: int, radius: tuple[float, float], seed:
 def upscaled(model, root, names, factors, samples: int, seed: int) -> None:
     rows = []
     for f in factors:
-        agg = {"resize": [], "tiled": []}
+        agg = {}
         for i, n in enumerate(names):
             img, gt = load_emps_image(root, n), load_emps_labels(root, n)
             h, w = gt.shape
             big = np.asarray(Image.fromarray(img).resize((w * f, h * f), Image.BICUBIC))
             big_gt = np.asarray(Image.fromarray(gt).resize((w * f, h * f), Image.NEAREST)).astype(np.int32)
             for k, v in _both(big, big_gt, model, samples, seed + i).items():
-                agg[k].append(v)
+                agg.setdefault(k, []).append(v)
         for k, vals in agg.items():
             rows.append({"factor": f, "path": k,
                          "count_error_%": float(np.mean([abs(v["count_error_%"]) for v in vals])),
@@ -90,10 +91,10 @@ def upscaled(model, root, names, factors, samples: int, seed: int) -> None:
 
 
 def native(model, root, names, samples: int, seed: int) -> None:
-    agg = {"resize": [], "tiled": []}
+    agg = {}
     for i, n in enumerate(names):
         for k, v in _both(load_emps_image(root, n), load_emps_labels(root, n), model, samples, seed + i).items():
-            agg[k].append(v)
+            agg.setdefault(k, []).append(v)
     rows = [{"path": k, "ap50": float(np.mean([v["ap50"] for v in vals])),
              "count_error_%": float(np.mean([abs(v["count_error_%"]) for v in vals])),
              "median_s": float(np.median([v["seconds"] for v in vals]))} for k, vals in agg.items()]
@@ -101,6 +102,8 @@ def native(model, root, names, samples: int, seed: int) -> None:
 
 
 def main(argv=None) -> None:
+    warnings.filterwarnings("ignore", message="Mean of empty slice")
+    warnings.filterwarnings("ignore", message="invalid value encountered")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emps", default=None)
     parser.add_argument("--weights", default=None)

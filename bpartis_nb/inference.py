@@ -475,7 +475,7 @@ def segment(
     network_size: int = NETWORK_SIZE,
     keep_samples: bool = False,
     progress: Progress = False,
-    tiled: bool = False,
+    tiled: Union[bool, str] = False,
     adaptive: bool = False,
 ) -> Segmentation:
     """Find the particles in a micrograph, with Bayesian uncertainty.
@@ -507,11 +507,13 @@ def segment(
         Keep every sample's seed map in the result (for teaching and plots).
     progress : bool or callable
         Progress over Monte-Carlo samples: True for a bar, or ``f(done, total)``.
-    tiled : bool
-        Run the network at the image's own resolution on overlapping
-        ``network_size`` tiles instead of resizing the image
-        (:func:`bpartis_nb.tiling.segment_tiled`; progress is then over tiles). Use it
-        for large micrographs with small particles.
+    tiled : bool or "native"
+        Run the network on overlapping ``network_size`` tiles of the image instead of
+        resizing the whole image (:func:`bpartis_nb.tiling.segment_tiled`; progress is
+        then over tiles). True picks the scale (:func:`bpartis_nb.tiling.choose_scale`):
+        particles are brought to the size the network was trained on, never enlarged,
+        and an image that then fits one tile takes the default path. "native" tiles the
+        image at its own resolution. Use it for large micrographs with small particles.
     adaptive : bool
         Stop sampling once every instance's uncertainty has settled
         (:class:`Convergence`); ``samples`` is then the maximum and ``result.samples``
@@ -539,7 +541,7 @@ def segment(
 
         return segment_tiled(image, samples if bayesian else 0, tu, tile=network_size, model=model, device=device,
                              seed=seed, batch_size=batch_size, cluster_params=cluster_params, progress=progress,
-                             adaptive=adaptive)
+                             adaptive=adaptive, scale=1.0 if tiled == "native" else "auto")
     array = read_image(image)
     if model is None:
         model = _default_model(device)

@@ -52,15 +52,58 @@ from .inference import (
     Convergence,
     mc_forward,
     mi_calibration,
+    resize_labels,
+    resize_map,
 )
 from .io import ImageSource, read_image
 from .model import BranchedERFNet
 from .uncertainty import instance_mean
 
-__all__ = ["tile_origins", "segment_tiled", "DEFAULT_OVERLAP"]
+__all__ = ["tile_origins", "segment_tiled", "choose_scale", "DEFAULT_OVERLAP", "TARGET_DIAMETER"]
 
 #: Overlap of neighbouring tiles in pixels: particles up to this size are found whole.
 DEFAULT_OVERLAP = 128
+#: Median equivalent diameter, in network pixels, of the EMPS training particles (each
+#: image resized to 512 x 512; median area 0.33 % of the image): the scale the network knows.
+TARGET_DIAMETER = 33.0
+
+
+def choose_scale(image: NDArray, model: BranchedERFNet, device=None, size: int = NETWORK_SIZE,
+                 cluster_params: ClusterParams = ClusterParams()) -> float:
+    """The factor to resize an image by before tiling, so that its particles appear at the
+    size the network was trained on.
+
+    One discriminative pass on the image resized to ``size`` x ``size`` estimates the
+    particles' median equivalent diameter. If that pass sees particles it can cluster
+    (at least 3 instances covering at least half of the foreground), the factor brings
+    the median diameter to :data:`TARGET_DIAMETER` network pixels, and never enlarges
+    (at most 1). If it cannot (too few instances, or foreground left in fragments too
+    small to keep: particles too small at that size), the factor is 1: native resolution.
+
+    Parameters
+    ----------
+    image : ndarray of shape (M, N) or (M, N, C)
+    model : BranchedERFNet
+
+    Returns
+    -------
+    float
+        In (0, 1]; a value with ``factor * max(M, N) <= size`` means the whole image
+        fits one network input, i.e. the default resize path.
+    """
+    from .inference import segment
+
+    array = read_image(image)
+    height, width = array.shape[:2]
+    probe = segment(array, samples=0, model=model, device=device, network_size=size, cluster_params=cluster_params)
+    seed = 1.0 / (1.0 + np.exp(-probe.net_output[4]))
+    foreground = int(np.count_nonzero(seed > cluster_params.seed_threshold))
+    ids, counts = np.unique(probe.net_labels[probe.net_labels > 0], return_counts=True)
+    if len(ids) < 3 or counts.sum() * 2 < foreground:
+        return 1.0
+    d_net = float(np.median(2.0 * np.sqrt(counts / np.pi)))
+    d_image = d_net * math.sqrt(height * width) / size
+    return float(min(1.0, TARGET_DIAMETER / d_image))
 
 
 def tile_origins(length: int, tile: int, overlap: int) -> list[int]:
@@ -91,6 +134,19 @@ def tile_origins(length: int, tile: int, overlap: int) -> list[int]:
         return [0]
     n = math.ceil((length - tile) / (tile - overlap)) + 1
     return [int(round(v)) for v in np.linspace(0, length - tile, n)]
+
+
+def _resized(array: NDArray, factor: float) -> NDArray:
+    """The image shrunk by ``factor`` (bicubic; 8-bit stays 8-bit)."""
+    from PIL import Image
+
+    height, width = array.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    rgb = _rgb(array)
+    if rgb.dtype == np.uint8:
+        return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(size, Image.BICUBIC))
+    unit = _to_unit_float(rgb)
+    return np.stack([np.asarray(Image.fromarray(unit[:, :, c]).resize(size, Image.BICUBIC)) for c in range(3)], axis=2)
 
 
 def _tent(tile: int) -> NDArray[np.float32]:
@@ -159,8 +215,9 @@ def segment_tiled(
     cluster_params: ClusterParams = ClusterParams(),
     progress: Progress = False,
     adaptive: bool = False,
+    scale: Union[float, str] = 1.0,
 ) -> Segmentation:
-    """Segment an image at its own resolution, tile by tile.
+    """Segment an image at its own resolution (or a chosen one), tile by tile.
 
     Parameters
     ----------
@@ -179,6 +236,10 @@ def segment_tiled(
         Adaptive sampling in each tile (:class:`bpartis_nb.inference.Convergence`);
         each tile's mutual-information map is then put on the T = 30 scale
         (:func:`bpartis_nb.inference.mi_calibration`) before blending.
+    scale : float or "auto"
+        Resize the image by this factor before tiling (1: native resolution). "auto"
+        picks it with :func:`choose_scale`; when the whole image then fits one tile, the
+        result is the default resize path's (``segment`` without tiles).
 
     Returns
     -------
@@ -191,8 +252,7 @@ def segment_tiled(
     if tile % 8 or tile < 64:
         raise ValueError(f"tile must be a multiple of 8 and >= 64, got {tile}")
     array = read_image(image)
-    height, width = array.shape[:2]
-    origins_r, origins_c = tile_origins(height, tile, overlap), tile_origins(width, tile, overlap)
+    full_shape = array.shape[:2]
     if model is None:
         model = _default_model(device)
     dev = torch.device(device) if device is not None else next(model.parameters()).device
@@ -200,6 +260,22 @@ def segment_tiled(
         model = model.to(dev)
     model.eval()
     start = time.perf_counter()
+    if scale == "auto":
+        scale = choose_scale(array, model, dev, tile, cluster_params)
+        if scale * max(full_shape) <= tile:
+            from .inference import segment
+
+            result = segment(array, samples, tu, model=model, device=dev, seed=seed, batch_size=batch_size,
+                             cluster_params=cluster_params, network_size=tile, progress=progress, adaptive=adaptive)
+            result.seconds = time.perf_counter() - start
+            return result
+    scale = float(scale)
+    if not 0 < scale <= 1:
+        raise ValueError(f"scale must be in (0, 1] or 'auto', got {scale}")
+    if scale < 1:
+        array = _resized(array, scale)
+    height, width = array.shape[:2]
+    origins_r, origins_c = tile_origins(height, tile, overlap), tile_origins(width, tile, overlap)
     rgb = _rgb(array)
     pixels = rgb if rgb.dtype == np.uint8 else _to_unit_float(rgb)
     pad = ((0, max(0, tile - height)), (0, max(0, tile - width)), (0, 0))
@@ -260,6 +336,11 @@ def segment_tiled(
     labels, seed_scores = _stitch(candidates, (height, width))
     if bayes:
         maps /= np.maximum(wsum, np.float32(1e-12))
+    if (height, width) != full_shape:
+        labels = resize_labels(labels, full_shape)
+        if bayes:
+            maps = np.stack([resize_map(m, full_shape) for m in maps])
+    if bayes:
         mean_mi = instance_mean(labels, maps[0])
         mean_mi = np.pad(mean_mi, (0, max(0, len(seed_scores) - len(mean_mi))), constant_values=np.nan)
     else:

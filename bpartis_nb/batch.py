@@ -715,8 +715,8 @@ def analyze(
         a callable ``f(key, status)`` is called instead as each image finishes, with
         status ``"done"`` or ``"failed"``.
     tiled : bool
-        Run the network at each image's own resolution on overlapping tiles (large
-        micrographs with small particles; :func:`bpartis_nb.tiling.segment_tiled`).
+        Run the network on overlapping tiles at a scale chosen per image (large
+        micrographs with small particles; ``segment(..., tiled=True)``).
     adaptive : bool
         Stop Monte-Carlo sampling once the instances' uncertainties have settled
         (``samples`` is the maximum; :class:`bpartis_nb.inference.Convergence`).

@@ -36,8 +36,9 @@ def _positive_float(text: str) -> float:
 
 def _mode_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tiled", action="store_true",
-                        help="run at the image's own resolution on overlapping 512 x 512 tiles "
-                             "(large micrographs with small particles) instead of resizing it")
+                        help="run on overlapping 512 x 512 tiles at a scale that brings the particles to the "
+                             "size the network was trained on (large micrographs with small particles) "
+                             "instead of resizing the whole image")
     parser.add_argument("--adaptive", action="store_true",
                         help="stop sampling once every particle's uncertainty has settled (--samples is the maximum)")
 

@@ -74,11 +74,13 @@ def choose_scale(image: NDArray, model: BranchedERFNet, device=None, size: int =
     size the network was trained on.
 
     One discriminative pass on the image resized to ``size`` x ``size`` estimates the
-    particles' median equivalent diameter. If that pass sees particles it can cluster
-    (at least 3 instances covering at least half of the foreground), the factor brings
-    the median diameter to :data:`TARGET_DIAMETER` network pixels, and never enlarges
-    (at most 1). If it cannot (too few instances, or foreground left in fragments too
-    small to keep: particles too small at that size), the factor is 1: native resolution.
+    particles' median equivalent diameter, and the factor brings it to
+    :data:`TARGET_DIAMETER` network pixels without ever enlarging (at most 1). The
+    factor is 1 (native resolution) when the particles are too small at that size: the
+    pass finds no instance, or most of its foreground lies in blobs too small for the
+    clustering to keep, or it finds fewer than 5 instances (too few to estimate a size
+    from; often merged blobs of many small particles) and the image would not fit one
+    tile at the implied scale.
 
     Parameters
     ----------
@@ -95,15 +97,21 @@ def choose_scale(image: NDArray, model: BranchedERFNet, device=None, size: int =
 
     array = read_image(image)
     height, width = array.shape[:2]
+    from scipy import ndimage
+
     probe = segment(array, samples=0, model=model, device=device, network_size=size, cluster_params=cluster_params)
     seed = 1.0 / (1.0 + np.exp(-probe.net_output[4]))
-    foreground = int(np.count_nonzero(seed > cluster_params.seed_threshold))
+    blobs, n_blobs = ndimage.label(seed > cluster_params.seed_threshold)
+    sizes = np.bincount(blobs.ravel())[1:]
     ids, counts = np.unique(probe.net_labels[probe.net_labels > 0], return_counts=True)
-    if len(ids) < 3 or counts.sum() * 2 < foreground:
+    if not len(ids) or sizes[sizes <= cluster_params.min_pixels].sum() * 2 > sizes.sum():
         return 1.0
     d_net = float(np.median(2.0 * np.sqrt(counts / np.pi)))
     d_image = d_net * math.sqrt(height * width) / size
-    return float(min(1.0, TARGET_DIAMETER / d_image))
+    factor = min(1.0, TARGET_DIAMETER / d_image)
+    if len(ids) < 5 and factor * max(height, width) > size:
+        return 1.0  # a few blobs are no basis for tiling at a reduced scale
+    return float(factor)
 
 
 def tile_origins(length: int, tile: int, overlap: int) -> list[int]:

@@ -130,9 +130,9 @@ def tile_origins(length: int, tile: int, overlap: int) -> list[int]:
     Examples
     --------
     >>> tile_origins(1000, 512, 128)
-    [0, 488]
+    [0, 244, 488]
     >>> tile_origins(1400, 512, 128)
-    [0, 444, 888]
+    [0, 296, 592, 888]
     >>> tile_origins(300, 512, 128)
     [0]
     """

@@ -81,7 +81,7 @@ def _test_instances(root):
     return int(dataset_statistics(root, "test")[0]["particles"].sum())
 
 
-def _top_doi(root):
+def _train_doi_counts(root):
     from .data import load_metadata, split_names
 
     counts = load_metadata(root).loc[split_names(root, "train"), "doi"].value_counts()
@@ -100,10 +100,10 @@ _register(
     'answer_1_1 = int(test_images["particles"].sum())',
 )
 _register(
-    "1.3", lambda root: (_top_doi(root).index[0], int(_top_doi(root).iloc[0])),
-    lambda answer, expected, root: (
+    "1.3", _train_doi_counts,
+    lambda answer, counts, root: (  # any DOI tied for the most images is right
         isinstance(answer, tuple) and len(answer) == 2
-        and int(answer[1]) == expected[1] and _top_doi(root).get(answer[0], -1) == expected[1]
+        and int(answer[1]) == counts.iloc[0] and counts.get(answer[0], -1) == counts.iloc[0]
     ),
     "count the train images per DOI (metadata 'doi' column, rows of the train split) and "
     "give (doi, count) of the largest group.",

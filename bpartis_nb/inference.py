@@ -72,6 +72,17 @@ def _rgb(image: NDArray) -> NDArray:
     return image[:, :, :3]
 
 
+def resize_rgb(image: NDArray, size: tuple[int, int]) -> NDArray:
+    """Bicubic resize to ``size`` = (width, height) as RGB: 8-bit stays 8-bit (PIL's
+    filter, as the published model was trained); other depths are stretched to [0, 1]
+    by their own range and resized channel by channel in float32 (no clipping)."""
+    rgb = _rgb(image)
+    if rgb.dtype == np.uint8:
+        return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(size, Image.BICUBIC))
+    unit = _to_unit_float(rgb)
+    return np.stack([np.asarray(Image.fromarray(unit[:, :, c]).resize(size, Image.BICUBIC)) for c in range(3)], axis=2)
+
+
 def to_network_input(image: NDArray, size: int = NETWORK_SIZE) -> torch.Tensor:
     """Turn a validated image into the network's input.
 
@@ -90,17 +101,11 @@ def to_network_input(image: NDArray, size: int = NETWORK_SIZE) -> torch.Tensor:
     -------
     Tensor of shape (1, 3, size, size), float32
     """
-    rgb = _rgb(image)
-    if rgb.dtype == np.uint8:
-        resized = np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((size, size), Image.BICUBIC))
+    resized = resize_rgb(image, (size, size))
+    if resized.dtype == np.uint8:
         x = (resized / 255.0).astype(np.float32)
     else:
-        unit = _to_unit_float(rgb)
-        x = np.stack(
-            [np.asarray(Image.fromarray(unit[:, :, c]).resize((size, size), Image.BICUBIC)) for c in range(3)],
-            axis=2,
-        )
-        x = np.clip(x, 0.0, 1.0).astype(np.float32)
+        x = np.clip(resized, 0.0, 1.0).astype(np.float32)
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
 
 

@@ -54,6 +54,7 @@ from .inference import (
     mi_calibration,
     resize_labels,
     resize_map,
+    resize_rgb,
 )
 from .io import ImageSource, read_image
 from .model import BranchedERFNet
@@ -146,15 +147,8 @@ def tile_origins(length: int, tile: int, overlap: int) -> list[int]:
 
 def _resized(array: NDArray, factor: float) -> NDArray:
     """The image shrunk by ``factor`` (bicubic; 8-bit stays 8-bit)."""
-    from PIL import Image
-
     height, width = array.shape[:2]
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    rgb = _rgb(array)
-    if rgb.dtype == np.uint8:
-        return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize(size, Image.BICUBIC))
-    unit = _to_unit_float(rgb)
-    return np.stack([np.asarray(Image.fromarray(unit[:, :, c]).resize(size, Image.BICUBIC)) for c in range(3)], axis=2)
+    return resize_rgb(array, (max(1, round(width * factor)), max(1, round(height * factor))))
 
 
 def _tent(tile: int) -> NDArray[np.float32]:

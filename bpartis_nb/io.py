@@ -30,7 +30,9 @@ def read_image(source: ImageSource) -> NDArray:
     ----------
     source : str, os.PathLike, PIL.Image.Image or ndarray
         A file PIL can read (PNG, JPEG, TIFF, BMP, ...; multi-page files give their
-        first page) or an array of shape (M, N), (M, N, 1), (M, N, 3) or (M, N, 4).
+        first page), an instrument file (.dm3, .dm4, .emd, .mrc, .ser, .emi: its first
+        image, see :func:`bpartis_nb.formats.read_instrument_image`), or an array of
+        shape (M, N), (M, N, 1), (M, N, 3) or (M, N, 4).
 
     Returns
     -------
@@ -44,6 +46,8 @@ def read_image(source: ImageSource) -> NDArray:
         The path does not exist.
     ImageError
         Not an image, a damaged file, an unsupported array, or smaller than 16 x 16.
+    bpartis_nb.formats.FormatsExtraMissing
+        An instrument file without RosettaSciIO: ``pip install "bpartis-nb[formats]"``.
     """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -51,6 +55,10 @@ def read_image(source: ImageSource) -> NDArray:
             raise FileNotFoundError(f"no such file: {path}. Check the path or pass the image as an array.")
         if path.is_dir():
             raise ImageError(f"{path} is a folder, not an image file; pass one image file.")
+        from .formats import INSTRUMENT_SUFFIXES, read_instrument_image  # RosettaSciIO only when used
+
+        if path.suffix.lower() in INSTRUMENT_SUFFIXES:
+            return read_instrument_image(path, calibration=False)[0]
         return _decode(lambda: Image.open(path), path.name, str(path))
     if isinstance(source, Image.Image):
         return as_image_array(_pil_to_array(source))

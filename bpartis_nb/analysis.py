@@ -8,6 +8,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from skimage.measure import regionprops_table
 
+from .shape import SHAPES, classify_shapes
+
 __all__ = [
     "measure",
     "pixel_size_from_scalebar",
@@ -78,6 +80,7 @@ def measure(
     image: Optional[NDArray] = None,
     uncertainty: Optional[NDArray[np.floating]] = None,
     exclude_border: bool = True,
+    shapes: bool = True,
 ) -> pd.DataFrame:
     """One row per particle: position, size and shape, in physical units when a scale is given.
 
@@ -97,6 +100,9 @@ def measure(
     exclude_border : bool
         Drop particles touching the image edge (their size is unknown). The
         ``touches_border`` column is always present.
+    shapes : bool
+        Adds ``shape`` (circle, ellipse, rod, triangle, square, rectangle, hexagon or
+        irregular) and ``shape_confidence`` (0..1) from :func:`bpartis_nb.shape.classify_shapes`.
 
     Returns
     -------
@@ -105,8 +111,9 @@ def measure(
         ``centroid_x_<u>``, ``area_px``, ``area_<u>2`` (these three only with a scale), ``diameter_<u>`` (equivalent
         circle), ``major_axis_<u>``, ``minor_axis_<u>``, ``aspect_ratio``
         (major/minor), ``perimeter_<u>``, ``circularity`` (4 pi area / perimeter^2),
-        ``feret_<u>`` (maximum Feret diameter), ``orientation_deg``, optional
-        ``mean_intensity``, ``mean_uncertainty``, and ``touches_border``.
+        ``feret_<u>`` (maximum Feret diameter), ``orientation_deg``, optional ``shape``
+        and ``shape_confidence``, ``mean_intensity``, ``mean_uncertainty``, and
+        ``touches_border``.
 
     Examples
     --------
@@ -151,6 +158,10 @@ def measure(
     table[f"feret_{u}"] = raw["feret_diameter_max"] * pixel
     table["orientation_deg"] = np.degrees(raw["orientation"])
     ids = table["id"].to_numpy()
+    if shapes:
+        classes = classify_shapes(labels).set_index("id").loc[ids]
+        table["shape"] = classes["shape"].to_numpy(object)
+        table["shape_confidence"] = classes["shape_confidence"].to_numpy(np.float64)
     if intensity is not None:
         table["mean_intensity"] = _mean_by_label(labels, intensity, ids)
     if uncertainty is not None:
@@ -216,7 +227,9 @@ def summarize(table: pd.DataFrame) -> dict:
         ``std`` (sample, ddof=1), ``p10``, ``p25``, ``p75``, ``p90``, ``min``, ``max``;
         ``polydispersity_index`` = (std / mean)^2 of the diameter (the squared
         coefficient of variation, the definition used in particle sizing). Statistics are
-        NaN when there are too few particles.
+        NaN when there are too few particles. With a ``shape`` column, ``shapes``: the
+        number of particles of each class of :data:`bpartis_nb.shape.SHAPES`, in that
+        order, zeros included.
 
     Examples
     --------
@@ -224,6 +237,9 @@ def summarize(table: pd.DataFrame) -> dict:
     >>> s = summarize(t)
     >>> s["count"], s["diameter"]["mean"], round(s["polydispersity_index"], 4)
     (4, 15.0, 0.1481)
+    >>> t["shape"] = ["circle", "circle", "rod", "square"]
+    >>> summarize(t)["shapes"]
+    {'circle': 2, 'ellipse': 0, 'rod': 1, 'triangle': 0, 'square': 1, 'rectangle': 0, 'hexagon': 0, 'irregular': 0}
     """
     col = size_column(table)
     out: dict = {"count": int(len(table)), "unit": col.removeprefix("diameter_")}
@@ -241,6 +257,9 @@ def summarize(table: pd.DataFrame) -> dict:
         out[key] = {k: float(x) for k, x in stats.items()}
     d = out["diameter"]
     out["polydispersity_index"] = float((d["std"] / d["mean"]) ** 2) if d["mean"] > 0 else float("nan")
+    if "shape" in table:
+        counts = table["shape"].value_counts()
+        out["shapes"] = {shape: int(counts.get(shape, 0)) for shape in SHAPES}
     return out
 
 

@@ -23,8 +23,9 @@ import torch
 
 from bpartis_nb.cluster import cluster_output
 from bpartis_nb.data import emps_root, load_emps_image, split_names
-from bpartis_nb.inference import segment, to_network_input
 from bpartis_nb.model import mc_dropout
+from bpartis_nb.pipeline import segment
+from bpartis_nb.preprocess import to_network_input
 from bpartis_nb.uncertainty import instance_mean, mutual_information
 from bpartis_nb.weights import load_model
 

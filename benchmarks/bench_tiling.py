@@ -27,8 +27,8 @@ from PIL import Image
 from bpartis_nb.analysis import measure
 from bpartis_nb.data import emps_root, load_emps_image, load_emps_labels, split_names
 from bpartis_nb.examples import synthetic_micrograph
-from bpartis_nb.inference import segment
 from bpartis_nb.metrics import image_metrics
+from bpartis_nb.pipeline import segment
 from bpartis_nb.weights import load_model
 
 

@@ -7,10 +7,11 @@
 from .analysis import measure, pixel_size_from_scalebar
 from .cluster import ClusterParams, cluster_embeddings, cluster_output
 from .examples import Example, synthetic_micrograph
-from .inference import Segmentation, segment
+from .inference import Segmentation
 from .io import ImageError, read_image
 from .metrics import image_metrics
 from .model import BranchedERFNet, mc_dropout
+from .pipeline import segment
 from .uncertainty import expected_entropy, mutual_information, predictive_entropy
 from .weights import BPARTIS_EMPS_2021, WeightsUnavailableError, load_model, resolve_weights
 

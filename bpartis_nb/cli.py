@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .baselines import METHODS as BASELINES
-from .inference import DEFAULT_SAMPLES, DEFAULT_TU
+from .montecarlo import DEFAULT_SAMPLES, DEFAULT_TU
 
 __all__ = ["main", "build_parser"]
 
@@ -135,7 +135,7 @@ def _model(weights: Optional[str], device: Optional[str] = None):
 
 def _cmd_segment(args: argparse.Namespace) -> int:
     from .examples import synthetic_micrograph
-    from .inference import segment
+    from .pipeline import segment
     from .io import ImageError
     from .viz import write_report
 

@@ -94,7 +94,7 @@ def compare_split(
     """
     from .data import emps_root, load_emps_image, load_emps_labels, split_names
     from .evaluation import _published_if_none, _with_progress
-    from .inference import segment
+    from .pipeline import segment
 
     root = emps_root(emps)
     names = []

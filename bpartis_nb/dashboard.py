@@ -22,8 +22,10 @@ import ipywidgets as W
 
 from .analysis import measure, particle_rdf, resolve_scale, summarize
 from .examples import synthetic_micrograph
-from .inference import DEFAULT_SAMPLES, DEFAULT_TU, Segmentation, segment
+from .inference import Segmentation
 from .io import ImageError, read_image_bytes
+from .montecarlo import DEFAULT_SAMPLES, DEFAULT_TU
+from .pipeline import segment
 from .viz import overlay, plot_aspect_histogram, plot_rdf, plot_size_histogram, plot_uncertainty
 
 __all__ = ["Dashboard", "InputPanel", "ControlPanel", "ResultsPanel", "MAX_UPLOAD_MB", "upload_files", "default_examples"]

@@ -260,7 +260,7 @@ class EMPSDataset:
     def __getitem__(self, index: int):
         import torch
 
-        from .inference import resize_labels, to_network_input
+        from .preprocess import resize_labels, to_network_input
 
         name = self.names[index]
         image = load_emps_image(self.root, name)

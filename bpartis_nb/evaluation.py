@@ -8,9 +8,10 @@ from typing import Optional, Union
 import numpy as np
 
 from .data import emps_root, load_emps_image, load_emps_labels, split_names
-from .inference import DEFAULT_SAMPLES, DEFAULT_TU, segment
 from .metrics import image_metrics
 from .model import BranchedERFNet
+from .montecarlo import DEFAULT_SAMPLES, DEFAULT_TU
+from .pipeline import segment
 
 __all__ = [
     "VARIANTS",

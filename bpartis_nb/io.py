@@ -38,7 +38,7 @@ def read_image(source: ImageSource) -> NDArray:
     -------
     ndarray of shape (M, N) or (M, N, C), C in {3, 4}
         The pixel values with their own dtype (uint8, uint16, float, ...): no scaling
-        here (see :func:`bpartis_nb.inference.to_network_input`).
+        here (see :func:`bpartis_nb.preprocess.to_network_input`).
 
     Raises
     ------

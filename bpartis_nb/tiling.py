@@ -38,26 +38,11 @@ import torch
 from numpy.typing import NDArray
 
 from .cluster import ClusterParams, cluster_output
-from .inference import (
-    DEFAULT_SAMPLES,
-    DEFAULT_TU,
-    NETWORK_SIZE,
-    Progress,
-    Segmentation,
-    _default_model,
-    _generator,
-    _instance_table,
-    _rgb,
-    _to_unit_float,
-    Convergence,
-    mc_forward,
-    mi_calibration,
-    resize_labels,
-    resize_map,
-    resize_rgb,
-)
+from .inference import Segmentation, _default_model, _instance_table, segment_resized
 from .io import ImageSource, read_image
 from .model import BranchedERFNet
+from .montecarlo import DEFAULT_SAMPLES, DEFAULT_TU, Convergence, Progress, _generator, mc_forward, mi_calibration
+from .preprocess import NETWORK_SIZE, _rgb, _to_unit_float, resize_labels, resize_map, resize_rgb
 from .uncertainty import instance_mean
 
 __all__ = ["tile_origins", "segment_tiled", "choose_scale", "DEFAULT_OVERLAP", "TARGET_DIAMETER"]
@@ -94,13 +79,12 @@ def choose_scale(image: NDArray, model: BranchedERFNet, device=None, size: int =
         In (0, 1]; a value with ``factor * max(M, N) <= size`` means the whole image
         fits one network input, i.e. the default resize path.
     """
-    from .inference import segment
+    from scipy import ndimage
 
     array = read_image(image)
     height, width = array.shape[:2]
-    from scipy import ndimage
-
-    probe = segment(array, samples=0, model=model, device=device, network_size=size, cluster_params=cluster_params)
+    probe = segment_resized(array, samples=0, model=model, device=device, network_size=size,
+                            cluster_params=cluster_params)
     seed = 1.0 / (1.0 + np.exp(-probe.net_output[4]))
     blobs, n_blobs = ndimage.label(seed > cluster_params.seed_threshold)
     sizes = np.bincount(blobs.ravel())[1:]
@@ -235,13 +219,13 @@ def segment_tiled(
     progress : bool or callable
         True for a progress bar over tiles; a callable ``f(done, total)``.
     adaptive : bool
-        Adaptive sampling in each tile (:class:`bpartis_nb.inference.Convergence`);
+        Adaptive sampling in each tile (:class:`bpartis_nb.montecarlo.Convergence`);
         each tile's mutual-information map is then put on the T = 30 scale
-        (:func:`bpartis_nb.inference.mi_calibration`) before blending.
+        (:func:`bpartis_nb.montecarlo.mi_calibration`) before blending.
     scale : float or "auto"
         Resize the image by this factor before tiling (1: native resolution). "auto"
         picks it with :func:`choose_scale`; when the whole image then fits one tile, the
-        result is the default resize path's (``segment`` without tiles).
+        result is the default resize path's (:func:`bpartis_nb.inference.segment_resized`).
 
     Returns
     -------
@@ -265,10 +249,9 @@ def segment_tiled(
     if scale == "auto":
         scale = choose_scale(array, model, dev, tile, cluster_params)
         if scale * max(full_shape) <= tile:
-            from .inference import segment
-
-            result = segment(array, samples, tu, model=model, device=dev, seed=seed, batch_size=batch_size,
-                             cluster_params=cluster_params, network_size=tile, progress=progress, adaptive=adaptive)
+            result = segment_resized(array, samples, tu, model=model, device=dev, seed=seed, batch_size=batch_size,
+                                     cluster_params=cluster_params, network_size=tile, progress=progress,
+                                     adaptive=adaptive)
             result.seconds = time.perf_counter() - start
             return result
     scale = float(scale)

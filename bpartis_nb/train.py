@@ -225,7 +225,7 @@ class Trainer:
     def _write_log(self) -> None:
         table = pd.DataFrame(self.log)
         atomic_write(self.out / "log.csv", lambda p: table.to_csv(p, index=False))
-        from .viz import plot_training_log
+        from .teaching_figures import plot_training_log
 
         fig, _ = plot_training_log(table)
         atomic_write(self.out / "curves.png", lambda p: fig.savefig(p, format="png", dpi=100))

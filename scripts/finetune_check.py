@@ -10,8 +10,8 @@ import time
 import numpy as np
 
 from bpartis_nb.data import emps_root, load_emps_image, load_emps_labels, split_names
-from bpartis_nb.inference import segment
 from bpartis_nb.metrics import image_metrics
+from bpartis_nb.pipeline import segment
 from bpartis_nb.train import TrainConfig, Trainer
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from bpartis_nb.examples import perfect_output, synthetic_micrograph
-from bpartis_nb.inference import Convergence, MCSummary, mi_calibration, segment
+from bpartis_nb.montecarlo import Convergence, MCSummary, mi_calibration
+from bpartis_nb.pipeline import segment
 
 
 def _summary(t, mi_inside, mi_outside=0.0):

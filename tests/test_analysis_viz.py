@@ -5,7 +5,7 @@ from PIL import Image
 
 from bpartis_nb.analysis import cosine_distance, histogram, histogram_edges, measure, pixel_size_from_scalebar, summarize
 from bpartis_nb.examples import synthetic_micrograph
-from bpartis_nb.inference import segment
+from bpartis_nb.pipeline import segment
 from bpartis_nb.viz import FILTERED_COLOUR, overlay, save_overlay
 
 

@@ -1,4 +1,5 @@
-"""Tests of bpartis_nb.inference and the Monte-Carlo machinery of bpartis_nb.model.
+"""Tests of bpartis_nb.segment (pipeline, inference, preprocess, montecarlo) and the
+Monte-Carlo machinery of bpartis_nb.model.
 
 Logic is checked with a tiny random network (64 x 64 input, cheap); behaviour on real
 data with the published weights on one EMPS test image at T = 2.
@@ -18,9 +19,11 @@ from bpartis_nb import uncertainty
 from bpartis_nb.cluster import ClusterParams
 from bpartis_nb.data import load_emps_image, split_names
 from bpartis_nb.examples import synthetic_micrograph
-from bpartis_nb.inference import mc_forward, segment, to_network_input
 from bpartis_nb.io import ImageError
 from bpartis_nb.model import BranchedERFNet, MCDropout, mc_dropout
+from bpartis_nb.montecarlo import mc_forward
+from bpartis_nb.pipeline import segment
+from bpartis_nb.preprocess import to_network_input
 
 NET = 64  # network side for the tiny-model tests
 T = 3

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bpartis_nb.examples import perfect_output, synthetic_micrograph
-from bpartis_nb.inference import segment
+from bpartis_nb.pipeline import segment
 from bpartis_nb.tiling import segment_tiled, tile_origins
 
 

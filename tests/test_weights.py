@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from bpartis_nb import retrieval
 from bpartis_nb import weights as W
 from bpartis_nb.model import BranchedERFNet
 
@@ -248,7 +249,7 @@ def test_pip_download_end_to_end(monkeypatch, tmp_path, good_wheel_dir, capsys):
 
     # second call: served from the cache, pip is not needed
     shutil.rmtree(wheels)
-    monkeypatch.setattr(W, "_run_pip_download", _no_pip)
+    monkeypatch.setattr(retrieval, "_run_pip_download", _no_pip)
     assert W.resolve_weights() == target.resolve()
     assert W.resolve_weights(download=False) == target.resolve()
 

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from .calibration.base import Calibration
 from .calibration.metadata import image_axis_positions, signal_calibration
 from .calibration.units import CalibrationWarning
-from .io import ImageError, as_image_array
+from .imagearray import ImageError, as_image_array
 
 __all__ = [
     "INSTRUMENT_SUFFIXES",

@@ -16,7 +16,7 @@ import tifffile
 from PIL import Image
 
 from bpartis_nb.calibration import Calibration, CalibrationWarning
-from bpartis_nb.calibration.metadata import read_metadata_calibration
+from bpartis_nb.calibration.auto import read_metadata_calibration
 from bpartis_nb.formats import FormatsExtraMissing, read_instrument_image
 from bpartis_nb.io import ImageError, read_image
 

@@ -38,7 +38,6 @@ from .base import Calibration
 from .units import CalibrationError, CalibrationWarning, UnknownUnitError, normalize_unit, parse_length, to_nm
 
 __all__ = [
-    "read_metadata_calibration",
     "tiff_calibration",
     "sidecar_calibration",
     "signal_calibration",
@@ -62,48 +61,6 @@ _READER_LABELS = {
     "mrc": "MRC",
     "tia": "FEI TIA",
 }
-
-
-def read_metadata_calibration(path: PathLike, *, signal: Optional[int] = None) -> Optional[Calibration]:
-    """The pixel size recorded by the instrument, if the file (or its sidecar) has one.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A micrograph: a TIFF (FEI/Thermo, Zeiss, Tescan, ImageJ), an instrument file
-        (.dm3, .dm4, .emd, .mrc, .ser, .emi), or any image with a Hitachi/JEOL ``.txt``
-        or Tescan ``.hdr`` sidecar beside it.
-    signal : int, optional
-        For instrument files holding several signals: which one (as in
-        :func:`bpartis_nb.formats.read_instrument_image`); by default the first image.
-
-    Returns
-    -------
-    Calibration or None
-        ``source="metadata"``, ``confidence=1.0``, ``value`` and ``unit`` as the file
-        gives them; None when the file carries no length calibration (a reason is
-        issued as a :class:`CalibrationWarning` when it carried an unusable one, e.g. a
-        diffraction pattern in 1/nm).
-
-    Raises
-    ------
-    FileNotFoundError
-        The path does not exist.
-    bpartis_nb.formats.FormatsExtraMissing
-        An instrument file and RosettaSciIO is not installed
-        (``pip install "bpartis-nb[formats]"``).
-    bpartis_nb.io.ImageError
-        An instrument file that cannot be read.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}. Check the path.")
-    from ..formats import INSTRUMENT_SUFFIXES, instrument_calibration  # formats imports this module
-
-    if path.suffix.lower() in INSTRUMENT_SUFFIXES:
-        return instrument_calibration(path, signal=signal)
-    found = tiff_calibration(path) if path.suffix.lower() in TIFF_SUFFIXES else None
-    return found if found is not None else sidecar_calibration(path)
 
 
 # --------------------------------------------------------------------------- building results

@@ -7,7 +7,7 @@ letters ("5O nm", "l00 nm"). Everything here is pure string and number handling.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Iterator, Optional
 
 __all__ = [
     "NM_PER_UNIT",
@@ -17,6 +17,7 @@ __all__ = [
     "normalize_unit",
     "to_nm",
     "parse_length",
+    "iter_lengths",
     "format_length",
 ]
 
@@ -96,7 +97,25 @@ def to_nm(value: float, unit: str) -> float:
 _NUMBER = r"(?<![A-Za-z0-9.])([0-9OolI]*[0-9][0-9OolI]*(?:[.,][0-9Oo]*)?|[.,][0-9]+)"
 _UNIT = r"(pm|nm|mm|cm|[µμu]\s?m|micrometers?|micrometres?|microns?|nanometers?|nanometres?|" \
         r"angstroms?|ångström|[ÅAa]|m)"
-_LENGTH = re.compile(_NUMBER + r"\s*" + _UNIT + r"(?![A-Za-z])", re.IGNORECASE)
+# the unit must end the word; a trailing "l", "I" or "|" is a border or a tick read as a letter
+_LENGTH = re.compile(_NUMBER + r"\s*" + _UNIT + r"(?![A-HJ-Za-km-z])", re.IGNORECASE)
+
+
+def iter_lengths(text: str) -> Iterator[tuple[float, str, int, int]]:
+    """Every length written in a text: (value, canonical unit, start, end of the match).
+
+    Examples
+    --------
+    >>> [(v, u) for v, u, _, _ in iter_lengths("WD 5.1 mm  200 nm")]
+    [(5.1, 'mm'), (200.0, 'nm')]
+    """
+    cleaned = str(text).replace("\u00b5", "µ").replace("μ", "µ")
+    for match in _LENGTH.finditer(cleaned):
+        number, unit = match.group(1), match.group(2)
+        value = _number(number)
+        if value is None or not value > 0 or unit == "a":  # a lower-case "a" is a panel letter
+            continue
+        yield value, normalize_unit(unit.replace(" ", "")), match.start(), match.end()
 
 
 def parse_length(text: str) -> tuple[float, str]:
@@ -124,13 +143,8 @@ def parse_length(text: str) -> tuple[float, str]:
     >>> parse_length("1 µm"), parse_length("500 Å"), parse_length("x50,000 0.5µm")
     ((1.0, 'µm'), (500.0, 'Å'), (0.5, 'µm'))
     """
-    cleaned = str(text).replace("\u00b5", "µ").replace("μ", "µ")
-    for match in _LENGTH.finditer(cleaned):
-        number, unit = match.group(1), match.group(2)
-        value = _number(number)
-        if value is None or not value > 0 or unit == "a":  # a lower-case "a" is a panel letter
-            continue
-        return value, normalize_unit(unit.replace(" ", ""))
+    for value, unit, _, _ in iter_lengths(text):
+        return value, unit
     raise CalibrationError(
         f"no length found in {text!r}: a scale-bar label is a number and a unit (e.g. '200 nm', '1 µm'); "
         "give the scale yourself (scale=nm per pixel, or scale=(bar length px, value, unit))"

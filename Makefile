@@ -15,7 +15,7 @@ PORT ?= 8866
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(if $(TORCH_SPEC),$(PY) -m pip install --disable-pip-version-check -q "$(TORCH_SPEC)")
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[test,dashboard]"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[test,dashboard,scalebar,formats]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 try:
@@ -51,7 +52,8 @@ def repository_url() -> str:
 
 def test_binder_matches_pyproject():
     """Binder serves the dashboard, so it needs the core and the dashboard extra."""
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dashboard"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extra = extras["dashboard"] + extras["scalebar"]
     assert sorted(binder_requirements()) == sorted(pyproject_deps() + extra)
 
 
@@ -59,7 +61,8 @@ def test_binder_and_environment_list_the_same_dependencies():
     """binder/ and environment.yml install the same packages (Binder adds the dashboard extra)."""
     env = {_name(r) for r in env_pip_part() if not r.startswith("-e")}
     binder = {_name(r) for r in binder_requirements()}
-    extra = {_name(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dashboard"]}
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extra = {_name(r) for r in extras["dashboard"] + extras["scalebar"]}
     assert binder - extra == env, f"only in binder: {binder - extra - env}; only in environment.yml: {env - binder}"
     assert sorted(r for r in binder_requirements() if _name(r) in env) == sorted(
         r for r in env_pip_part() if not r.startswith("-e")), "versions differ between binder/ and environment.yml"
@@ -109,3 +112,17 @@ def test_public_api_without_widgets():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("extra", ["scalebar", "formats"])
+def test_extras_install_and_work(tmp_path, extra):
+    """`make install` installed the extra from the registry: pip finds it satisfied, and it works."""
+    reqs = tmp_path / "reqs.txt"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    reqs.write_text("\n".join(extras[extra]) + "\n")
+    out = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "-r", str(reqs)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "Would install" not in out.stdout, out.stdout + out.stderr[-2000:]
+    check = {"scalebar": "from bpartis_nb.calibration.ocr import ocr_available; assert ocr_available()",
+             "formats": "import rsciio.digitalmicrograph, h5py"}[extra]
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=300)

@@ -15,6 +15,21 @@ __all__ = [
     "CalibrationWarning",
     "UnknownUnitError",
     "normalize_unit",
+    "read_calibration",
+    "read_metadata_calibration",
+    "resolve_calibration",
     "parse_length",
     "to_nm",
 ]
+
+_AUTO = ("read_calibration", "read_metadata_calibration", "resolve_calibration")
+
+
+def __getattr__(name: str):
+    # .auto sits above bpartis_nb.formats, which imports .base: importing it lazily keeps
+    # "import bpartis_nb.calibration.base" from pulling formats in half-initialised
+    if name in _AUTO:
+        from . import auto
+
+        return getattr(auto, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

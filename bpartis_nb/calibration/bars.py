@@ -448,7 +448,7 @@ def find_bars(image: NDArray, min_length: int | None = None, max_bars: int = 12)
     merged = _drop_frames(rgb, _merge(bars))
     merged.sort(key=lambda b: (-round(b.score, 2), -b.length_px))
     merged = merged[:max_bars]
-    return merged + _joined(merged)
+    return merged + _joined(merged, rgb)
 
 
 def _drop_frames(rgb: NDArray[np.int16], bars: list[Bar]) -> list[Bar]:
@@ -470,7 +470,7 @@ def _drop_frames(rgb: NDArray[np.int16], bars: list[Bar]) -> list[Bar]:
     return [bar for k, bar in enumerate(bars) if k not in frames]
 
 
-def _joined(bars: list[Bar]) -> list[Bar]:
+def _joined(bars: list[Bar], rgb: NDArray[np.int16]) -> list[Bar]:
     """Bars drawn in two halves with the label between them ("|-- 200 nm --|"): two
     candidates on the same rows, of one colour and thickness, with a gap at most four
     times as long as the two together, joined into one candidate of style "split" (which
@@ -485,9 +485,10 @@ def _joined(bars: list[Bar]) -> list[Bar]:
                     or np.abs(np.subtract(left.colour, right.colour)).max() > 3 * STEP_TOL
                     or min(ac1 - ac0, bc1 - bc0) < 0.5 * max(ac1 - ac0, bc1 - bc0)):
                 continue
-            ends = (left.length_px - (ac1 - ac0)) + (right.length_px - (bc1 - bc0))
+            # measured as one bar from its outer ends (the inner ends face the label)
             box = (min(left.box[0], right.box[0]), left.box[1], max(left.box[2], right.box[2]), right.box[3])
-            joined.append(Bar(box=box, body=(min(a0, b0), ac0, max(a1, b1), bc1), length_px=float(bc1 - ac0 + ends),
+            body = (min(a0, b0), ac0, max(a1, b1), bc1)
+            joined.append(Bar(box=box, body=body, length_px=_length(rgb, body, np.asarray(left.colour)),
                               colour=left.colour, style="split", score=min(left.score, right.score),
                               gap=(ac1, bc0)))
     return joined

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from .bars import Bar, as_rgb8, find_bars
 from .base import Calibration
 from .ocr import INSTALL_HINT, OCRUnavailableError, TextBox, read_text, reread
-from .units import iter_lengths, to_nm
+from .units import UnknownUnitError, iter_lengths, normalize_unit, to_nm
 
 __all__ = ["Pairing", "read_scale_bar", "pair_score", "label_reading", "PLAUSIBLE_NM_PER_PX"]
 
@@ -32,10 +32,13 @@ ZOOMED_BARS = 2
 NEAR = 0.3
 #: A pairing this good needs no second, zoomed reading.
 CONFIDENT = 0.75
-#: Pairings within this fraction of the best score count as equally good.
-NEARLY = 0.8
+#: A pairing with the best one's label and a bar holding the best one's bar wins from this
+#: fraction of the best score (the whole bar rather than a piece of it).
+NEARLY = 0.6
 #: A pairing is accepted from this score (geometry x bar x OCR confidence).
 MIN_SCORE = 0.2
+#: Score of a label flush with one end of a bar, relative to a centred one.
+ALIGNED = 0.75
 #: Two readings disagree when their nm/px differ by more than this fraction.
 AGREEMENT = 0.03
 
@@ -84,13 +87,14 @@ def label_reading(text: str) -> Optional[tuple[float, str]]:
     --------
     >>> label_reading("200 nm"), label_reading("1 jm"), label_reading("0 5 μm"), label_reading("0.1 jum")
     ((200.0, 'nm'), (1.0, 'µm'), (0.5, 'µm'), (0.1, 'µm'))
-    >>> label_reading("T100 nm"), label_reading("H50 nm—")
-    ((100.0, 'nm'), (50.0, 'nm'))
+    >>> label_reading("T100 nm"), label_reading("H50 nm—"), label_reading("50nml"), label_reading("I μm")
+    ((100.0, 'nm'), (50.0, 'nm'), (50.0, 'nm'), (1.0, 'µm'))
     >>> label_reading("WD = 7.5 mm"), label_reading("1.00kV 0.10nA 5.4 mm 15000x"), label_reading("Mag = 50 kX")
     (None, None, None)
     """
-    mended = re.sub(r"(?<![A-Za-z])[THIlF|\[\]—–-]+(?=[0-9])", " ", text)  # a bar's end tick read as a letter
-    mended = re.sub(r"(?<=m)[THF|\[\]—–-]+", " ", mended)
+    mended = re.sub(r"^\s*[Il|](?=\s*(?:[µμu]m|nm|mm|pm|Å)\b)", "1", text)  # a lone "1" read as a letter
+    mended = re.sub(r"(?<![A-Za-z])[THIlF|\[\]—–-]+(?=[0-9])", " ", mended)  # a bar's end tick read as a letter
+    mended = re.sub(r"(?<=m)(?:[THF|\[\]—–-]+|[lI]+(?=\s|$))", " ", mended)
     mended = re.sub(r"(?<=[0-9\s])(?:[jJ][uμµ]?|[pxX])(?=m\b)", "µ", mended)
     mended = re.sub(r"(?<![0-9.,])0\s+(?=[0-9])", "0.", mended)
     characters = len(re.sub(r"\s", "", mended))
@@ -124,7 +128,8 @@ def pair_score(bar: Bar, label: TextBox) -> float:
     """How well a label sits on a bar, 0 to 1.
 
     Above or below: centred on the bar (the offset counts relative to half the bar plus
-    half the label) and close (the gap counts relative to the label's height). Beside:
+    half the label) or flush with one of its ends (relative to half the label's height,
+    scoring at most ``ALIGNED``), and close (the gap counts relative to the label's height). Beside:
     on the same line and close (relative to the larger of two label heights and half the
     bar: info strips leave wide gaps). Bars much shorter than their label are rare, and
     pieces of letters are short: a bar shorter than half its label scores less.
@@ -136,10 +141,13 @@ def pair_score(bar: Bar, label: TextBox) -> float:
     lab_row, lab_col = label.centre
     half = (c1 - c0) / 2.0 + (lc1 - lc0) / 2.0
     vertical_gap = max(lr0 - r1, r0 - lr1, 0)
-    above_below = math.exp(-(((lab_col - bar_col) / max(half, 1)) / 0.6) ** 2) * \
-        math.exp(-max(0.0, vertical_gap - 0.5 * h) / (1.5 * h))
+    centred = math.exp(-(((lab_col - bar_col) / max(half, 1)) / 0.6) ** 2)
+    # or flush with one end of the bar (labels set left- or right-aligned)
+    flush = ALIGNED * math.exp(-(min(abs(lc0 - c0), abs(lc1 - c1)) / (0.5 * h)) ** 2) if c1 - c0 > lc1 - lc0 else 0.0
+    above_below = max(centred, flush) * math.exp(-max(0.0, vertical_gap - 0.5 * h) / (1.5 * h))
     horizontal_gap = max(lc0 - c1, c0 - lc1, 0)
-    overlaps_columns = lc1 > c0 and lc0 < c1
+    # a label box may reach a little over the bar's end tick (and read it as a "1")
+    overlaps_columns = min(lc1, c1) - max(lc0, c0) > 0.5 * h
     beside = 0.0 if overlaps_columns else \
         math.exp(-((lab_row - bar_row) / (0.6 * h)) ** 2) * \
         math.exp(-max(0.0, horizontal_gap - h) / max(2.0 * h, 0.5 * (c1 - c0)))
@@ -163,6 +171,22 @@ def _inside_text(bar: Bar, texts: Sequence[TextBox]) -> bool:
     return False
 
 
+def _stroke_of(bar: Bar, label: TextBox) -> bool:
+    """A bar inside the label's box and shorter than the label: a stroke of a glyph."""
+    r0, c0, r1, c1 = bar.body
+    lr0, lc0, lr1, lc1 = label.box
+    return lr0 <= r0 and r1 <= lr1 and lc0 <= c0 and c1 <= lc1 and bar.length_px < 0.3 * (lc1 - lc0)
+
+
+def _swallowed_tick(bar: Bar, label: TextBox) -> bool:
+    """A label beside the bar whose box reaches over the bar's end and whose text starts
+    with a stroke ("1", "l", "I", "|"): the end tick may have been read as a digit."""
+    r0, c0, r1, c1 = bar.box
+    lr0, lc0, lr1, lc1 = label.box
+    beside = lr0 < (r0 + r1) / 2 < lr1
+    return beside and lc0 < c1 < lc1 and lc0 > c0 and label.text[:1] in "1lI|" and label.text[1:2].isdigit()
+
+
 def _pairings(bars: Sequence[Bar], labels: Sequence[TextBox]) -> list[Pairing]:
     """Every (bar, label) pairing that scores at least ``MIN_SCORE``, each with the first
     of its label's readings that gives a plausible scale (or the reading as made)."""
@@ -173,12 +197,16 @@ def _pairings(bars: Sequence[Bar], labels: Sequence[TextBox]) -> list[Pairing]:
         if not readings:
             continue
         for bar in bars:
-            if bar.style != "split" and _inside_text(bar, labels):
+            if bar.style != "split" and (_inside_text(bar, labels) or _stroke_of(bar, label)):
                 continue
             score = pair_score(bar, label) * bar.score * label.score
             if score < MIN_SCORE:
                 continue
             options = [Pairing(bar, label, value, unit, score * factor) for value, unit, factor in readings]
+            if _swallowed_tick(bar, label):  # the reading without the tick first
+                options = [Pairing(bar, label, value, unit, score * factor)
+                           for value, unit, factor in _readings(label.text[1:])] + \
+                          [replace(p, score=p.score * MENDED) for p in options]
             # the reading as made, else its first plausible mended form, else (to say why) as made
             found.append(next((p for p in options if lo <= p.nm_per_px <= hi and p.score >= MIN_SCORE), options[0]))
     return found
@@ -256,8 +284,8 @@ def choose(pairings: Sequence[Pairing], bars: Sequence[Bar], texts: Sequence[Tex
     best = plausible[0]
     # nearly as good, with the same label and a bar that contains this one: the whole bar
     # (both halves of a split bar), not a piece of it
-    whole = [p for p in plausible if p.label.box == best.label.box and p.score >= NEARLY * best.score
-             and _contains(p.bar.body, best.bar.body)]
+    whole = [best] + [p for p in plausible if p.label.box == best.label.box and p.score >= NEARLY * best.score
+             and _contains(p.bar, best.bar)]
     best = max(whole, key=lambda p: p.bar.length_px)
     rivals = [p for p in plausible[1:] if p.score >= 0.5 * best.score and not _shared(p, best)
               and abs(p.nm_per_px / best.nm_per_px - 1) > AGREEMENT]
@@ -272,10 +300,12 @@ def choose(pairings: Sequence[Pairing], bars: Sequence[Bar], texts: Sequence[Tex
     return best.calibration()
 
 
-def _contains(outer, inner) -> bool:
-    """``outer`` spans ``inner``'s columns, on the same rows within 2 pixels."""
-    return (outer[1] <= inner[1] and outer[3] >= inner[3]
-            and abs(outer[0] - inner[0]) <= 2 and abs(outer[2] - inner[2]) <= 2)
+def _contains(outer: Bar, inner: Bar) -> bool:
+    """``outer``'s body spans ``inner``'s body and holds its rows (within 2 pixels):
+    ``inner`` is a piece of it, unless ``outer`` is a band much thicker than ``inner`` (a half of a split bar, a row of its outline between ticks)."""
+    o, i = outer.body, inner.body
+    slim = o[2] - o[0] <= 2 * (i[2] - i[0]) + 2  # not a band that a thin bar lies along
+    return slim and o[1] <= i[1] and o[3] >= i[3] and o[0] - 2 <= i[0] and i[2] <= o[2] + 2
 
 
 def _shared(a: Pairing, b: Pairing) -> bool:
@@ -293,6 +323,10 @@ def _why_not(pairings: Sequence[Pairing], bars: Sequence[Bar], texts: Sequence[T
         p = max(pairings, key=lambda q: q.score)
         return (f"the scale bar reads '{p.label.text}' over {p.bar.length_px:.1f} px, which gives "
                 f"{p.nm_per_px:.3g} nm per pixel: not plausible for an electron micrograph (a misread label?); {fix}")
+    strange = [t for t in texts if label_reading(t.text) is None and _unknown_unit(t.text)]
+    if bars and strange:
+        return (f"the label '{strange[0].text}' looks like a length, but '{_unknown_unit(strange[0].text)}' is not a "
+                f"unit this reader knows (pm, Å, nm, µm, mm, cm, m); {fix}")
     lengths = [t for t in texts if label_reading(t.text) is not None]
     if lengths:
         return (f"a scale-bar label '{lengths[0].text}' was read, but no bar was found next to it "
@@ -302,6 +336,21 @@ def _why_not(pairings: Sequence[Pairing], bars: Sequence[Bar], texts: Sequence[T
         return (f"a bar of {b.length_px:.0f} px was found at rows {b.box[0]}-{b.box[2]}, columns "
                 f"{b.box[1]}-{b.box[3]}, but no length label (a number and a unit) could be read next to it; {fix}")
     return f"no scale bar was found; {fix}"
+
+
+_NUMBER_WORD = re.compile(r"(?<![A-Za-z0-9])\d+(?:[.,]\d+)?\s?([^\W\d_]{1,12})\b")
+
+
+def _unknown_unit(text: str) -> str:
+    """The word after a number in ``text`` when it is not a length unit ("" otherwise)."""
+    for match in _NUMBER_WORD.finditer(text):
+        word = match.group(1)
+        try:
+            normalize_unit(word)
+        except UnknownUnitError:
+            if word.lower() not in ("x", "k", "kx", "kv", "v", "s", "us", "min", "h", "deg", "pa", "a"):
+                return word
+    return ""
 
 
 def require_ocr() -> None:

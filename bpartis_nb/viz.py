@@ -14,7 +14,16 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from .drawing import FILTERED_COLOUR, _axes, instance_colours, label_overlay  # noqa: F401  (re-exported)
+from .drawing import (  # noqa: F401  (re-exported)
+    BAR_FRAME,
+    FILTERED_COLOUR,
+    LABEL_FRAME,
+    _axes,
+    frame_boxes,
+    instance_colours,
+    label_overlay,
+    shade_annotations,
+)
 from .inference import Segmentation
 from .io import ImageSource, atomic_write, read_image
 from .teaching_figures import (
@@ -62,6 +71,8 @@ __all__ = [
 def overlay(result: Segmentation, image: ImageSource, alpha: float = 0.35) -> NDArray[np.uint8]:
     """The micrograph in grey with kept particles filled in colour and outlined, and
     particles removed by the uncertainty filter outlined in red with a light red fill.
+    Masked annotations (``segment(scale="auto")``) are shaded grey and hatched, and the
+    scale bar and label that gave the calibration are framed (bar yellow, label cyan).
 
     Parameters
     ----------
@@ -76,7 +87,18 @@ def overlay(result: Segmentation, image: ImageSource, alpha: float = 0.35) -> ND
     ndarray of shape (M, N, 3), uint8
     """
     dropped = np.where(result.labels == 0, result.labels_unfiltered, 0)
-    return label_overlay(image, result.labels, dropped, alpha)
+    table = result.instances
+    if "excluded_annotation" in table:  # shaded as annotations, not drawn as uncertain particles
+        flags = np.concatenate([[False], table["excluded_annotation"].to_numpy(bool)])
+        dropped = np.where(flags[dropped], 0, dropped)
+    picture = label_overlay(image, result.labels, dropped, alpha)
+    if result.annotations is not None:
+        picture = shade_annotations(picture, result.annotations.mask)
+    c = result.calibration
+    if c is not None and c.source == "scale_bar":
+        picture = frame_boxes(picture, [c.bar_box], BAR_FRAME)
+        picture = frame_boxes(picture, [c.label_box], LABEL_FRAME)
+    return picture
 
 
 def save_overlay(
@@ -257,7 +279,8 @@ def write_report(
     Parameters
     ----------
     scale, unit, exclude_border
-        As :func:`bpartis_nb.analysis.measure`.
+        As :func:`bpartis_nb.analysis.measure`; without ``scale`` the result's own
+        calibration (``segment(scale="auto")``) is used when it found one.
 
     Returns
     -------
@@ -267,9 +290,13 @@ def write_report(
     import json
 
     from .analysis import measure, particle_rdf, resolve_scale, summarize
+    from .pipeline import calibration_fields
 
     out = Path(out_dir)
     array = read_image(image)
+    calibration = result.calibration
+    if scale is None and calibration is not None and calibration.known:
+        scale, unit = calibration.nm_per_px, "nm"
     pixel, u = resolve_scale(scale, unit)
     table = measure(result.labels, scale=pixel, unit=u, image=array,
                     uncertainty=result.mutual_information, exclude_border=exclude_border)
@@ -278,7 +305,7 @@ def write_report(
         image=name, shape=list(result.shape), samples=result.samples,
         tu=None if not np.isfinite(result.tu) else result.tu,
         instances_found=int(len(result.instances)), filtered_out=int(len(result.instances) - result.count),
-        exclude_border=exclude_border, seconds=result.seconds,
+        exclude_border=exclude_border, seconds=result.seconds, **calibration_fields(result),
     )
     paths = {
         "csv": atomic_write(out / f"{name}_particles.csv", lambda p: table.to_csv(p, index=False)),

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -52,7 +53,8 @@ from .batchfiles import (  # noqa: F401  (the output folder's public names are r
 )
 from .io import ImageError, atomic_write, read_image
 from .montecarlo import DEFAULT_SAMPLES, DEFAULT_TU
-from .pipeline import segment
+from .figures import segment_figure
+from .pipeline import calibration_fields, segment
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -103,7 +105,9 @@ def analyze_image(
     seed: int = 0,
     tiled: bool = False,
     adaptive: bool = False,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+    annotations: Optional[bool] = None,
+    panels: bool = False,
+) -> tuple[pd.DataFrame, Union[dict[str, Any], list[dict[str, Any]]]]:
     """Segment and measure one image: its particle table and its summary row.
 
     Parameters
@@ -116,13 +120,25 @@ def analyze_image(
         The network (:func:`bpartis_nb.load_model`).
     samples, tu
         As :func:`bpartis_nb.segment`.
-    scale, unit, exclude_border
+    scale, unit
+        As :func:`bpartis_nb.measure`, or ``scale="auto"``: this image's own calibration
+        (metadata, else scale bar; :func:`bpartis_nb.segment`), lengths in nm, NaN where
+        none was found (the pixel columns stay).
+    exclude_border : bool
         As :func:`bpartis_nb.measure`.
     seed : int
         Base seed of the dropout draws.
     tiled, adaptive : bool
         As :func:`bpartis_nb.segment`: native-resolution tiles; adaptive sampling
         (``samples`` is then the maximum; the summary's ``samples`` is the number used).
+    annotations : bool, optional
+        Set aside instances on scale bars, labels and info strips (as
+        :func:`bpartis_nb.segment`; default: when ``scale="auto"``).
+    panels : bool
+        The image is a figure: segment each micrograph panel on its own
+        (:func:`bpartis_nb.figures.segment_figure`), each calibrated from its own scale
+        bar. The table gets a ``panel`` column, and the summary is a list with one row
+        per panel (``panel``, ``panel_box``, ``panels_skipped`` and why).
 
     Returns
     -------
@@ -137,7 +153,8 @@ def analyze_image(
         ``aspect_ratio_mean``, ``aspect_ratio_median``, ``instances_found`` (before the
         uncertainty filter), ``filtered_out`` (dropped as uncertain), ``at_border``
         (kept particles touching the edge), ``samples``, ``tu``, ``seed`` (this image's
-        dropout seed) and ``seconds``.
+        dropout seed), ``seconds``, and the calibration and masking fields of
+        :func:`bpartis_nb.pipeline.calibration_fields`.
 
     Raises
     ------
@@ -147,10 +164,44 @@ def analyze_image(
     start = time.perf_counter()
     array = read_image(image)
     dropout_seed = image_seed(seed, key)
-    result = segment(array, samples=samples, tu=tu, model=model, seed=dropout_seed, tiled=tiled, adaptive=adaptive)
-    pixel, u = resolve_scale(scale, unit)
+    auto = isinstance(scale, str)
+    options = dict(samples=samples, tu=tu, model=model, seed=dropout_seed, tiled=tiled, adaptive=adaptive,
+                   scale="auto" if auto else None, annotations=annotations)
+    if panels:
+        figure = segment_figure(image, **options)
+        pieces = [(p.index, r, p.crop(array)) for p, r in figure]
+        skipped = "; ".join(f"{i}: {reason.rsplit(': ', 1)[-1]}" for i, reason in figure.skipped.items())
+        if not pieces:
+            raise ImageError(f"{key}: no micrograph panel found in this figure ({skipped}); "
+                             "analyse it without panels=True if it is one micrograph")
+    else:
+        pieces = [(None, segment(image if auto else array, **options), array)]
+    tables, summaries = [], []
+    for index, result, pixels in pieces:
+        table, summary = _measured(result, pixels, key, scale, unit, exclude_border)
+        summary["seed"] = dropout_seed
+        if panels:
+            table.insert(1, "panel", pd.Series([index] * len(table), dtype="int64"))
+            summary.update(panel=index, panel_box=" ".join(map(str, figure.panels[index].box)),
+                           panels_skipped=skipped)
+        tables.append(table)
+        summaries.append(summary)
+    for summary in summaries:
+        summary["seconds"] = time.perf_counter() - start
+    if not panels:
+        return tables[0], summaries[0]
+    return pd.concat(tables, ignore_index=True), summaries
+
+
+def _measured(result, array, key: str, scale, unit: str, exclude_border: bool) -> tuple[pd.DataFrame, dict]:
+    """The particle table and summary row of one segmented micrograph (or panel)."""
+    auto = isinstance(scale, str)
+    calibrated = auto and result.calibration.known
+    pixel, u = (result.calibration.nm_per_px if calibrated else 1.0, "nm") if auto else resolve_scale(scale, unit)
     table = measure(result.labels, scale=pixel, unit=u, image=array,
                     uncertainty=result.mutual_information, exclude_border=False)
+    if auto and not calibrated:  # lengths unknown: NaN, not pixels under a nm heading
+        table[[c for c in table.columns if c.endswith(("_nm", "_nm2"))]] = np.nan
     at_border = int(table["touches_border"].sum())
     if exclude_border:
         table = table[~table["touches_border"]].reset_index(drop=True)
@@ -173,9 +224,10 @@ def analyze_image(
         "at_border": at_border,
         "samples": int(result.samples),
         "tu": float(result.tu) if math.isfinite(result.tu) else None,
-        "seed": dropout_seed,
-        "seconds": time.perf_counter() - start,
+        **calibration_fields(result),
     }
+    if not auto:
+        summary.update(calibration_source="manual" if u != "px" else None, nm_per_px=None if u != "nm" else pixel)
     return table, summary
 
 
@@ -188,7 +240,7 @@ class _Task:
     path: str
     samples: int
     tu: float
-    pixel_size: float
+    pixel_size: Optional[float]
     unit: str
     exclude_border: bool
     seed: int
@@ -197,6 +249,9 @@ class _Task:
     threads: Optional[int] = None
     tiled: bool = False
     adaptive: bool = False
+    auto_scale: bool = False
+    annotations: Optional[bool] = None
+    panels: bool = False
 
 
 #: Models loaded in this process, by (weights, device): loaded once per worker process.
@@ -227,7 +282,8 @@ def _run_task(task: _Task) -> dict[str, Any]:
     model, sha = _model_for(task.weights, task.device)
     try:
         table, summary = analyze_image(
-            task.path, task.key, model, samples=task.samples, tu=task.tu, scale=task.pixel_size,
+            task.path, task.key, model, samples=task.samples, tu=task.tu,
+            scale="auto" if task.auto_scale else task.pixel_size, annotations=task.annotations, panels=task.panels,
             unit=task.unit, exclude_border=task.exclude_border, seed=task.seed, tiled=task.tiled,
             adaptive=task.adaptive,
         )
@@ -328,6 +384,8 @@ def analyze(
     progress: Progress = True,
     tiled: bool = False,
     adaptive: bool = False,
+    annotations: Optional[bool] = None,
+    panels: bool = False,
 ) -> BatchResult:
     """Segment and measure many micrographs into one particle table, resumably.
 
@@ -354,9 +412,12 @@ def analyze(
         (Dask scales by worker processes and threads).
     samples, tu
         Monte-Carlo samples T and uncertainty threshold t_u (:func:`bpartis_nb.segment`).
-    scale : float or (length_px, value, unit), optional
-        Size of one pixel in ``unit`` (or a scale bar) for every image; lengths in
-        pixels without it.
+    scale : "auto", float or (length_px, value, unit), optional
+        "auto": each image's own calibration (its metadata, else its scale bar), lengths
+        in nm (NaN for images where none was found; their summary row says why);
+        ``summaries.csv`` records each image's ``calibration_source`` and
+        ``nm_per_px``. A number (or a scale bar) applies to every image in ``unit``;
+        without it lengths are in pixels.
     unit : str
         Unit of ``scale``.
     exclude_border : bool
@@ -380,6 +441,13 @@ def analyze(
     adaptive : bool
         Stop Monte-Carlo sampling once the instances' uncertainties have settled
         (``samples`` is the maximum; :class:`bpartis_nb.montecarlo.Convergence`).
+    annotations : bool, optional
+        Set aside instances on scale bars, labels and info strips (default: when
+        ``scale="auto"``; :func:`bpartis_nb.segment`).
+    panels : bool
+        Every image is a figure: each micrograph panel is analysed on its own, the
+        others skipped (:func:`analyze_image`); the tables get a ``panel`` column and
+        ``summaries.csv`` one row per panel.
 
     Returns
     -------
@@ -417,14 +485,19 @@ def analyze(
         raise ValueError(f"tu must be positive, got {tu}")
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    pixel, u = resolve_scale(scale, unit)
+    auto = isinstance(scale, str)
+    if auto and scale.strip().lower() != "auto":
+        raise ValueError(f"scale={scale!r}: use 'auto', a pixel size or (length_px, value, unit)")
+    pixel, u = (None, "nm") if auto else resolve_scale(scale, unit)
     images = find_images(inputs)
 
     from .weights import resolve_weights, sha256_file
 
     weights_path = resolve_weights(weights)
     weights_sha256 = sha256_file(weights_path)
-    settings = _settings(samples, tu, pixel, u, seed, exclude_border, weights_path, weights_sha256, tiled, adaptive)
+    settings = _settings(samples, tu, pixel, u, seed, exclude_border, weights_path, weights_sha256, tiled, adaptive,
+                         scale="auto" if auto else "fixed", annotations=auto if annotations is None else annotations,
+                         panels=bool(panels))
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -440,7 +513,8 @@ def analyze(
         tasks = [
             _Task(key=key, path=str(images[key]), samples=int(samples), tu=float(tu), pixel_size=pixel, unit=u,
                   exclude_border=bool(exclude_border), seed=int(seed), weights=task_weights, device=device,
-                  threads=threads if on_dask else None, tiled=bool(tiled), adaptive=bool(adaptive))
+                  threads=threads if on_dask else None, tiled=bool(tiled), adaptive=bool(adaptive),
+                  auto_scale=auto, annotations=annotations, panels=bool(panels))
             for key in todo
         ]
         bar = None

@@ -63,8 +63,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 LAYOUT_VERSION = 1
 
 #: The settings that must match for a run to resume an output folder.
-_COMPARED = ("layout", "samples", "tu", "pixel_size", "unit", "seed", "exclude_border", "tiled", "adaptive",
-             "weights_sha256")
+_COMPARED = ("layout", "samples", "tu", "pixel_size", "unit", "scale", "annotations", "panels", "seed", "exclude_border",
+             "tiled", "adaptive", "weights_sha256")
+#: What runs written before "scale", "annotations" and "panels" were recorded used.
+_BEFORE_CALIBRATION = {"scale": "fixed", "annotations": False, "panels": False}
 
 Inputs = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
 
@@ -188,15 +190,19 @@ def image_seed(seed: int, key: str) -> int:
 
 # --------------------------------------------------------------------------- output folder
 def _settings(samples: int, tu: float, pixel: float, unit: str, seed: int, exclude_border: bool,
-              weights_path: Path, weights_sha256: str, tiled: bool = False, adaptive: bool = False) -> dict[str, Any]:
+              weights_path: Path, weights_sha256: str, tiled: bool = False, adaptive: bool = False,
+              scale: str = "fixed", annotations: bool = False, panels: bool = False) -> dict[str, Any]:
     from . import __version__
 
     return {
         "layout": LAYOUT_VERSION,
         "samples": int(samples),
         "tu": float(tu),
-        "pixel_size": None if unit == "px" else float(pixel),
+        "pixel_size": None if unit == "px" or pixel is None else float(pixel),
         "unit": unit,
+        "scale": scale,
+        "annotations": bool(annotations),
+        "panels": bool(panels),
         "seed": int(seed),
         "exclude_border": bool(exclude_border),
         "tiled": bool(tiled),
@@ -217,7 +223,7 @@ def _check_settings(out: Path, settings: dict[str, Any]) -> None:
             raise SettingsMismatchError(
                 f"{path} cannot be read ({exc}); use another --out, or delete {out} to start again"
             ) from None
-        differ = [k for k in _COMPARED if old.get(k) != settings[k]]
+        differ = [k for k in _COMPARED if old.get(k, _BEFORE_CALIBRATION.get(k)) != settings[k]]
         if differ:
             detail = "; ".join(f"{k} {old.get(k)!r} there, {settings[k]!r} now" for k in differ)
             raise SettingsMismatchError(
@@ -278,22 +284,31 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _write_part(out: Path, key: str, path: str, table: pd.DataFrame, summary: dict[str, Any],
-                weights_sha256: str) -> None:
+def _write_part(out: Path, key: str, path: str, table: pd.DataFrame,
+                summary: Union[dict[str, Any], list[dict[str, Any]]], weights_sha256: str) -> None:
     table_path, marker = _part_paths(out, key)
     atomic_write(table_path, lambda p: table.to_parquet(p, index=False))
+    clean = [{k: _clean(v) for k, v in row.items()} for row in (summary if isinstance(summary, list) else [summary])]
     record = {"image": key, "path": path, "weights_sha256": weights_sha256,
-              "summary": {k: _clean(v) for k, v in summary.items()}}
+              "summary": clean if isinstance(summary, list) else clean[0]}
     atomic_write(marker, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))  # last: marks it finished
 
 
 def _empty_table(settings: dict[str, Any]) -> pd.DataFrame:
     """A particle table with no rows and the columns a run with ``settings`` gives."""
     zeros = np.zeros((16, 16), np.int32)
-    table = measure(zeros, scale=settings["pixel_size"], unit=settings["unit"], image=zeros,
+    table = measure(zeros, scale=settings["pixel_size"] or (1.0 if settings.get("scale") == "auto" else None),
+                    unit=settings["unit"], image=zeros,
                     uncertainty=zeros.astype(np.float32) if settings["samples"] > 0 else None)
     table.insert(0, "image", pd.Series([], dtype=str))
+    if settings.get("panels"):
+        table.insert(1, "panel", pd.Series([], dtype="int64"))
     return table
+
+
+#: Summary columns that hold text (the others are numbers).
+TEXT_COLUMNS = ("image", "unit", "calibration_source", "calibration", "calibration_warnings", "panel_box",
+                "panels_skipped")
 
 
 def assemble(out: Union[str, os.PathLike]) -> dict[str, Path]:
@@ -321,15 +336,18 @@ def assemble(out: Union[str, os.PathLike]) -> dict[str, Path]:
         if not table_path.is_file():
             continue  # not finished: the next run computes it again
         tables.append(pd.read_parquet(table_path))
-        rows.append(json.loads(marker.read_text())["summary"])
+        summary = json.loads(marker.read_text())["summary"]
+        rows.extend(summary if isinstance(summary, list) else [summary])  # a figure: one row per panel
     filled = [t for t in tables if len(t)]
     particles = pd.concat(filled, ignore_index=True) if filled else _empty_table(settings)
-    particles = particles.sort_values(["image", "id"], kind="stable").reset_index(drop=True)
+    order = ["image", "panel", "id"] if "panel" in particles.columns else ["image", "id"]
+    particles = particles.sort_values(order, kind="stable").reset_index(drop=True)
     summaries = pd.DataFrame.from_records(rows) if rows else pd.DataFrame({"image": pd.Series([], dtype=str)})
     for column in summaries.columns:
-        if column not in ("image", "unit"):
+        if column not in TEXT_COLUMNS:
             summaries[column] = pd.to_numeric(summaries[column])
-    summaries = summaries.sort_values("image", kind="stable").reset_index(drop=True)
+    order = ["image", "panel"] if "panel" in summaries.columns else ["image"]
+    summaries = summaries.sort_values(order, kind="stable").reset_index(drop=True)
     return {
         "particles": atomic_write(out / "particles.parquet", lambda p: particles.to_parquet(p, index=False)),
         "csv": atomic_write(out / "particles.csv", lambda p: particles.to_csv(p, index=False)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -34,6 +35,20 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _scale(text: str):
+    """--scale: "auto", "none" (pixels) or the size of one pixel."""
+    if text.strip().lower() in ("auto", "none"):
+        return text.strip().lower()
+    try:
+        return _positive_float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"use auto, none or a positive number, got {text!r}") from None
+
+
+SCALE_HELP = ("size of one pixel in --unit (e.g. 0.8); 'auto' (default): the file's metadata, else the scale bar "
+              "read in the image, else pixels with a warning; 'none': lengths in pixels")
+
+
 def _mode_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tiled", action="store_true",
                         help="run on overlapping 512 x 512 tiles at a scale that brings the particles to the "
@@ -55,12 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--out", default="out", help="output folder (default: ./out)")
     seg.add_argument("--samples", type=_nonnegative_int, default=DEFAULT_SAMPLES, help="Monte-Carlo samples T (0: discriminative)")
     seg.add_argument("--tu", type=_positive_float, default=DEFAULT_TU, help="uncertainty threshold t_u")
-    seg.add_argument("--scale", type=_positive_float, default=None, help="physical size of one pixel (e.g. nm/px)")
+    seg.add_argument("--scale", type=_scale, default="auto", help=SCALE_HELP)
     seg.add_argument("--unit", default="nm", help="unit of --scale (default nm)")
     seg.add_argument("--seed", type=int, default=0, help="seed of the dropout draws")
     seg.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     seg.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
     seg.add_argument("--keep-border", action="store_true", help="keep particles touching the image edge")
+    seg.add_argument("--panels", action="store_true",
+                     help="the images are figures with several panels: segment each micrograph panel on its own "
+                          "(each with its own scale bar), skip plots and drawings; files are named NAME_pK_*")
+    seg.add_argument("--keep-annotations", action="store_true",
+                    help="do not set aside particles found on scale bars, labels and info strips "
+                         "(masking is on with --scale auto)")
     _mode_options(seg)
 
     an = sub.add_parser("analyze", help="segment and measure a folder of micrographs into one particle table "
@@ -76,14 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--samples", type=_nonnegative_int, default=DEFAULT_SAMPLES,
                     help="Monte-Carlo samples T (0: discriminative)")
     an.add_argument("--tu", type=_positive_float, default=DEFAULT_TU, help="uncertainty threshold t_u")
-    an.add_argument("--scale", type=_positive_float, default=None,
-                    help="physical size of one pixel (e.g. nm/px), for every image")
+    an.add_argument("--scale", type=_scale, default="auto", help=SCALE_HELP + " (a number applies to every image)")
     an.add_argument("--unit", default="nm", help="unit of --scale (default nm)")
     an.add_argument("--seed", type=int, default=0,
                     help="base seed of the dropout draws (each image's seed depends on its name)")
     an.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     an.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
     an.add_argument("--keep-border", action="store_true", help="keep particles touching the image edge")
+    an.add_argument("--panels", action="store_true",
+                    help="the images are figures with several panels: analyse each micrograph panel on its own "
+                         "(one summary row per panel, a panel column in the table), skip plots and drawings")
+    an.add_argument("--keep-annotations", action="store_true",
+                    help="do not set aside particles found on scale bars, labels and info strips "
+                         "(masking is on with --scale auto)")
     _mode_options(an)
     an.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -134,35 +160,65 @@ def _model(weights: Optional[str], device: Optional[str] = None):
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
+    from .calibration import CalibrationError, CalibrationWarning
     from .examples import synthetic_micrograph
+    from .figures import segment_figure
+    from .io import ImageError, read_image
     from .pipeline import segment
-    from .io import ImageError
     from .viz import write_report
 
     model = _model(args.weights, args.device)
     sources = args.images or [None]
     failures = 0
     for src in sources:
-        scale, unit = args.scale, args.unit
+        scale, unit = (None if args.scale == "none" else args.scale), args.unit
         if src is None:
             example = synthetic_micrograph()
             name, image = "example", example.image
-            if scale is None:
+            if scale == "auto":
                 scale, unit = example.pixel_size, example.unit
         else:
             name, image = Path(src).stem, src
+        options = dict(samples=args.samples, tu=args.tu, model=model, seed=args.seed, tiled=args.tiled,
+                       adaptive=args.adaptive, scale=scale, unit=unit,
+                       annotations=False if args.keep_annotations else None)
         try:
-            result = segment(image, samples=args.samples, tu=args.tu, model=model, seed=args.seed, progress=True,
-                             tiled=args.tiled, adaptive=args.adaptive)
-        except (ImageError, FileNotFoundError) as exc:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CalibrationWarning)
+                if args.panels:
+                    figure = segment_figure(image, **options)
+                    parts = [(f"{name}_p{p.index}", r, p.crop(read_image(image))) for p, r in figure]
+                else:
+                    figure, parts = None, [(name, segment(image, progress=True, **options), image)]
+        except (ImageError, FileNotFoundError, CalibrationError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
             continue
-        paths = write_report(args.out, name, result, image, scale=scale, unit=unit,
-                             exclude_border=not args.keep_border)
-        print(f"{name}: {result.count} particles ({len(result.instances) - result.count} filtered out as uncertain) "
-              f"in {result.seconds:.1f} s -> {', '.join(str(p) for p in paths.values())}")
+        for w in caught:
+            print(f"{name}: warning: {w.message}", file=sys.stderr)
+        if figure is not None:
+            for index, reason in figure.skipped.items():
+                print(f"{name}: panel {index} skipped: {reason}")
+            if not parts:
+                print(f"{name}: no micrograph panel found", file=sys.stderr)
+        for key, result, pixels in parts:
+            paths = write_report(args.out, key, result, pixels, exclude_border=not args.keep_border)
+            print(f"{key}: {_outcome(result)} in {result.seconds:.1f} s -> "
+                  f"{', '.join(str(p) for p in paths.values())}")
     return 1 if failures else 0
+
+
+def _outcome(result) -> str:
+    """One line: particles kept, set aside, and the calibration."""
+    table = result.instances
+    uncertain = int((~table["kept"] & ~table.get("excluded_annotation", False)).sum())
+    text = f"{result.count} particles ({uncertain} filtered out as uncertain"
+    if "excluded_annotation" in table:
+        text += f", {int(table['excluded_annotation'].sum())} on annotations"
+    text += ")"
+    if result.calibration is not None:
+        text += f"; {result.calibration.describe()}"
+    return text
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -171,7 +227,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     inputs = args.inputs[0] if len(args.inputs) == 1 else args.inputs
     try:
         result = analyze(inputs, args.out, workers=args.workers, scheduler=args.scheduler, threads=args.threads,
-                         samples=args.samples, tu=args.tu, scale=args.scale, unit=args.unit,
+                         samples=args.samples, tu=args.tu, scale=None if args.scale == "none" else args.scale,
+                         unit=args.unit, annotations=False if args.keep_annotations else None, panels=args.panels,
                          exclude_border=not args.keep_border, seed=args.seed, weights=args.weights,
                          device=args.device, progress=not args.no_progress, tiled=args.tiled,
                          adaptive=args.adaptive)

@@ -12,14 +12,19 @@ Needs ipywidgets >= 8 (``pip install bpartis-nb[dashboard]``); importing
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
+import os
+import tempfile
 import time
+import warnings
 from typing import Callable, Optional
 
 import numpy as np
 import ipywidgets as W
 
+from .calibration import CalibrationWarning
 from .analysis import measure, particle_rdf, resolve_scale, summarize
 from .examples import synthetic_micrograph
 from .inference import Segmentation
@@ -121,20 +126,48 @@ class ControlPanel:
         self.unit = W.Text(value="nm", description="unit")
         self.exclude_border = W.Checkbox(value=True, description="exclude particles at the border",
                                          style={"description_width": "initial"}, indent=False)
+        self.auto_scale = W.Checkbox(value=True, description="read the scale from the file or its scale bar",
+                                     style={"description_width": "initial"}, indent=False)
+        self.auto_scale.add_class("bp-auto-scale")
+        self.mask_annotations = W.Checkbox(value=True, description="set aside particles on scale bars and labels",
+                                           style={"description_width": "initial"}, indent=False)
+        self.calibration = W.HTML()
+        self.calibration.add_class("bp-calibration")
         self.run = W.Button(description="Run", button_style="primary", icon="play")
         self.run.add_class("bp-run")
         self.progress = W.IntProgress(value=0, min=0, max=1, description="")
         self.widget = W.VBox([
             W.HBox([self.samples, self.tu]),
+            W.HBox([self.auto_scale, self.mask_annotations]),
             W.HBox([self.scale, self.unit]),
             W.HBox([self.bar_px, self.bar_value]),
+            self.calibration,
             self.exclude_border,
             W.HBox([self.run, self.progress]),
         ])
 
     @property
     def inputs(self) -> list[W.Widget]:
-        return [self.samples, self.scale, self.bar_px, self.bar_value, self.unit, self.exclude_border, self.run]
+        return [self.samples, self.scale, self.bar_px, self.bar_value, self.unit, self.exclude_border,
+                self.auto_scale, self.mask_annotations, self.run]
+
+    def show_calibration(self, calibration) -> None:
+        """Put a calibration found in the image into the scale box, and say where it came from."""
+        if calibration is None:
+            self.calibration.value = ""
+            return
+        notes = "".join(f'<br><span class="bp-calibration-warning" style="color:#a15c00">⚠ {html.escape(w)}</span>'
+                        for w in calibration.warnings)
+        if calibration.known:
+            self.bar_px.value = self.bar_value.value = 0.0
+            self.unit.value = "nm"
+            self.scale.value = round(calibration.nm_per_px, 6)
+            text = (f"<b>Scale:</b> {html.escape(calibration.describe())}, outlined on the image; "
+                    "type another value in the nm / pixel box to correct it.")
+        else:  # never carry the last image's scale over to this one
+            self.bar_px.value = self.bar_value.value = self.scale.value = 0.0
+            text = "<b>Scale:</b> none found, lengths in pixels; type the nm / pixel or the scale bar below."
+        self.calibration.value = f"<small>{text}{notes}</small>"
 
     def scale_argument(self):
         """The ``scale`` for :func:`bpartis_nb.analysis.measure` from the fields (None: pixels)."""
@@ -177,6 +210,20 @@ class ResultsPanel:
             W.HBox([self.sort_by, self.descending]),
             self.table,
         ])
+
+
+@contextlib.contextmanager
+def _as_file(name: str, content: Optional[bytes]):
+    """An uploaded file's bytes as a temporary file of the same suffix (its metadata then reads)."""
+    if content is None:
+        yield None
+        return
+    suffix = os.path.splitext(name)[1].lower()
+    with tempfile.TemporaryDirectory(prefix="bpartis-upload-") as folder:
+        path = os.path.join(folder, "upload" + suffix)
+        with open(path, "wb") as fh:
+            fh.write(content)
+        yield path
 
 
 class Dashboard:
@@ -224,16 +271,17 @@ class Dashboard:
     def _info(self, text: str) -> None:
         self.message.value = f'<div class="bp-info">{html.escape(text)}</div>'
 
-    def _load_input(self) -> tuple[str, np.ndarray]:
+    def _load_input(self) -> tuple[str, np.ndarray, Optional[bytes]]:
+        """Name, pixels and (for uploads) the file's bytes, whose metadata may hold the scale."""
         files = upload_files(self.inputs.upload.value)
         if files:
             f = files[0]
             if f["size"] > MAX_UPLOAD_MB * 2**20:
                 raise ImageError(f"{f['name']} is {f['size'] / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB. "
                                  "Downscale or crop it first.")
-            return f["name"], read_image_bytes(f["content"], f["name"])
+            return f["name"], read_image_bytes(f["content"], f["name"]), f["content"]
         name = self.inputs.example.value
-        return name, self.inputs.examples[name]()
+        return name, self.inputs.examples[name](), None
 
     def _set_busy(self, busy: bool) -> None:
         for w in self.controls.inputs + [self.inputs.upload, self.inputs.example]:
@@ -242,7 +290,7 @@ class Dashboard:
     # ------------------------------------------------------------------ callbacks
     def _on_run(self, _=None) -> None:
         try:
-            name, image = self._load_input()
+            name, image, content = self._load_input()
         except (ImageError, ValueError) as exc:
             self._error(str(exc))
             return
@@ -263,8 +311,13 @@ class Dashboard:
             self._info(f"segmenting {name} with T = {t} ...")
             start = time.perf_counter()
             kw = {} if self.cluster_params is None else {"cluster_params": self.cluster_params}
-            result = segment(image, samples=t, tu=self.controls.tu.value, model=self.model, seed=self.seed,
-                             progress=report, network_size=self.network_size, **kw)
+            c = self.controls
+            with _as_file(name, content) as source, warnings.catch_warnings():
+                warnings.simplefilter("ignore", CalibrationWarning)  # shown beside the scale box instead
+                result = segment(image if source is None else source, samples=t, tu=c.tu.value, model=self.model,
+                                 seed=self.seed, progress=report, network_size=self.network_size,
+                                 scale="auto" if c.auto_scale.value else None,
+                                 annotations=c.mask_annotations.value, **kw)
             self.seconds["segment"] = time.perf_counter() - start
         except (ImageError, ValueError, RuntimeError) as exc:
             self._error(str(exc))
@@ -273,6 +326,8 @@ class Dashboard:
             self._set_busy(False)
         self.name, self.image, self.result = name, image, result
         self.controls.progress.value = self.controls.progress.max
+        if self.controls.auto_scale.value:
+            self.controls.show_calibration(result.calibration)
         self._render()
         if result.count == 0:
             self._error("no particles found in this image: is it an electron micrograph of particles? "
@@ -327,16 +382,18 @@ class Dashboard:
         r.uncertainty.value = _png(plot_uncertainty(result)[0]) if result.bayesian else b""
         r.size_hist.value = _png(plot_size_histogram(table)[0])
         r.aspect_hist.value = _png(plot_aspect_histogram(table)[0])
-        u = stats["unit"]
+        u = html.escape(stats["unit"])
         rr, g = particle_rdf(table, result.shape, pixel)
         r.rdf.value = _png(plot_rdf(rr, g, unit=u)[0])
         for w in r.images:
             w.layout.display = "" if len(w.value) else "none"
         d, a = stats["diameter"], stats["aspect_ratio"]
-        filtered = len(result.instances) - result.count
+        on_annotations = int(result.instances.get("excluded_annotation", np.zeros(0, bool)).sum())
+        filtered = len(result.instances) - result.count - on_annotations
+        masked = f", {on_annotations} on annotations (shaded)" if "excluded_annotation" in result.instances else ""
         r.summary.value = (
             f'<div class="bp-summary-text"><b>Particles: <span class="bp-count">{stats["count"]}</span></b>'
-            f" (kept {result.count}, {filtered} removed as uncertain at t_u = {result.tu:.4f}"
+            f" (kept {result.count}, {filtered} removed as uncertain at t_u = {result.tu:.4f}{masked}"
             f"{', border particles excluded' if self.controls.exclude_border.value else ''})<br>"
             f"diameter mean {d['mean']:.2f} ± {d['std']:.2f} {u}, median {d['median']:.2f} {u}; "
             f"aspect ratio mean {a['mean']:.2f}, median {a['median']:.2f}; PDI {stats['polydispersity_index']:.3f}</div>"

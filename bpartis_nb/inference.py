@@ -97,6 +97,13 @@ class Segmentation:
         Per-sample seed maps when ``keep_samples=True``.
     seconds : float
         Wall time of the network, clustering and filtering.
+    calibration : Calibration or None
+        The pixel size found or given (``segment(scale=...)``); None when not asked for.
+    annotations : Annotations or None
+        Scale bars, labels, boxes and info strips found in the image
+        (:func:`bpartis_nb.annotations.find_annotations`) when masking was asked for; the
+        instance table then has an ``excluded_annotation`` column and those instances
+        are not kept, whatever their uncertainty.
     """
 
     labels: NDArray[np.int32]
@@ -113,6 +120,8 @@ class Segmentation:
     seed_samples: Optional[NDArray[np.float32]] = None
     seconds: float = 0.0
     cluster_params: ClusterParams = field(default_factory=ClusterParams)
+    calibration: Optional[object] = None
+    annotations: Optional[object] = None
 
     @property
     def bayesian(self) -> bool:
@@ -133,18 +142,61 @@ class Segmentation:
         Parameters
         ----------
         tu : float
-            New threshold; ``inf`` keeps every instance.
+            New threshold; ``inf`` keeps every instance (but those on annotations).
         """
         if not self.bayesian:
             raise ValueError("a discriminative result has no uncertainty to filter by; run segment(samples=T>0)")
         if not tu > 0:
             raise ValueError(f"tu must be positive, got {tu}")
         mean_mi = np.concatenate([[np.nan], self.instances["mean_mi"].to_numpy(np.float64)])
-        labels, kept = filter_instances(self.labels_unfiltered, mean_mi, tu)
+        _, kept = filter_instances(self.labels_unfiltered, mean_mi, tu)
+        return replace(self._with_kept(kept & ~self._excluded()), tu=float(tu))
+
+    def exclude(self, excluded: NDArray[np.bool_], column: str = "excluded_annotation") -> "Segmentation":
+        """The same segmentation with some instances set aside and flagged in ``column``.
+
+        Parameters
+        ----------
+        excluded : ndarray of shape (K + 1,), bool
+            ``excluded[k]`` for id ``k`` of ``labels_unfiltered`` (entry 0 ignored).
+        column : str
+            The boolean column of :attr:`instances` that records it.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> lab = np.array([[1, 1, 0, 2, 3]], np.int32)
+        >>> table = _instance_table(lab, np.ones(4, np.float32), np.zeros(4))
+        >>> r = Segmentation(lab, lab, table, None, None, None, np.inf, 0, None, None, None)
+        >>> r.exclude(np.array([False, False, True, False])).labels.tolist()
+        [[1, 1, 0, 0, 2]]
+        """
+        flags = np.asarray(excluded, dtype=bool)
+        if flags.shape != (len(self.instances) + 1,):
+            raise ValueError(f"excluded must have one entry per id and one for 0: shape ({len(self.instances) + 1},), "
+                             f"got {flags.shape}")
+        table = self.instances.copy()
+        table[column] = flags[1:]
+        kept = np.concatenate([[False], self.instances["kept"].to_numpy(bool)]) & ~flags
+        return replace(self, instances=table)._with_kept(kept)
+
+    def _excluded(self) -> NDArray[np.bool_]:
+        """(K + 1,) instances set aside for reasons other than uncertainty."""
+        flags = np.zeros(len(self.instances) + 1, dtype=bool)
+        for column in ("excluded_annotation",):
+            if column in self.instances:
+                flags[1:] |= self.instances[column].to_numpy(bool)
+        return flags
+
+    def _with_kept(self, kept: NDArray[np.bool_]) -> "Segmentation":
+        """Keep exactly the ids where ``kept`` (shape (K + 1,)), renumbered in id order."""
+        kept = kept.copy()
+        kept[0] = False
+        new_id = np.where(kept, np.cumsum(kept), 0).astype(np.int32)
         table = self.instances.copy()
         table["kept"] = kept[1:]
-        table["label"] = np.where(kept[1:], np.cumsum(kept[1:]), 0)
-        return replace(self, labels=labels, instances=table, tu=float(tu))
+        table["label"] = new_id[1:]
+        return replace(self, labels=new_id[self.labels_unfiltered], instances=table)
 
 
 def _instance_table(

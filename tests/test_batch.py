@@ -165,16 +165,21 @@ def test_resume_recomputes_only_the_missing_image(reference, images, published_w
     pd.testing.assert_frame_equal(summaries, ref_result.summaries().drop(columns="seconds"))
 
 
+def _finished(out):
+    """Finished images' markers (not the hidden temporaries of atomic writes)."""
+    return [p for p in (out / "parts").glob("*.json") if not p.name.startswith(".")]
+
+
 def test_sigkill_then_resume(images, reference, published_weights, tmp_path):
     """Kill the command after its first finished image; the rerun completes with every image once."""
     _, ref_table = reference
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "bpartis_nb", "analyze", str(images), "--out", str(out), "--samples", str(SAMPLES),
-           "--weights", str(published_weights), "--no-progress"]
+           "--weights", str(published_weights), "--no-progress", "--scale", "none"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not any((out / "parts").glob("*.json")):
+        while not _finished(out):
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "no image finished in 120 s"
             time.sleep(0.02)
@@ -183,7 +188,7 @@ def test_sigkill_then_resume(images, reference, published_weights, tmp_path):
         proc.wait(timeout=60)
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    finished = len(list((out / "parts").glob("*.json")))
+    finished = len(_finished(out))
     assert 1 <= finished < 4, "killed while images were still left"
     assert not (out / "particles.parquet").exists()
 
@@ -251,7 +256,7 @@ def test_cli_analyze_glob(images, reference, published_weights, tmp_path, capsys
     out = tmp_path / "out"
     pattern = str(images / "s*.png")  # quoted glob: only synthetic.png (keys are file names)
     rc = main(["analyze", pattern, "--out", str(out), "--samples", str(SAMPLES), "--threads", "1",
-               "--weights", str(published_weights)])
+               "--weights", str(published_weights), "--scale", "none"])
     assert rc == 0
     for name in ("particles.parquet", "particles.csv", "summaries.csv", "errors.csv", "settings.json"):
         assert (out / name).is_file()
@@ -260,7 +265,8 @@ def test_cli_analyze_glob(images, reference, published_weights, tmp_path, capsys
     printed = capsys.readouterr().out
     assert "analyze: 1 image: 1 analysed, 0 already done, 0 failed" in printed
     assert f"{len(table)} particles" in printed
-    rc = main(["analyze", pattern, "--out", str(out), "--samples", str(SAMPLES), "--weights", str(published_weights)])
+    rc = main(["analyze", pattern, "--out", str(out), "--samples", str(SAMPLES), "--weights", str(published_weights),
+               "--scale", "none"])
     assert rc == 0 and "0 analysed, 1 already done" in capsys.readouterr().out
 
 

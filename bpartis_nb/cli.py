@@ -49,6 +49,15 @@ SCALE_HELP = ("size of one pixel in --unit (e.g. 0.8); 'auto' (default): the fil
               "read in the image, else pixels with a warning; 'none': lengths in pixels")
 
 
+def _figure_options(parser: argparse.ArgumentParser, outputs: str) -> None:
+    parser.add_argument("--panels", action="store_true",
+                        help="the images are figures with several panels: each micrograph panel on its own, "
+                             f"with its own scale bar; plots and drawings skipped ({outputs})")
+    parser.add_argument("--keep-annotations", action="store_true",
+                        help="do not set aside particles found on scale bars, labels and info strips "
+                             "(masking is on with --scale auto)")
+
+
 def _mode_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tiled", action="store_true",
                         help="run on overlapping 512 x 512 tiles at a scale that brings the particles to the "
@@ -76,12 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     seg.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
     seg.add_argument("--keep-border", action="store_true", help="keep particles touching the image edge")
-    seg.add_argument("--panels", action="store_true",
-                     help="the images are figures with several panels: segment each micrograph panel on its own "
-                          "(each with its own scale bar), skip plots and drawings; files are named NAME_pK_*")
-    seg.add_argument("--keep-annotations", action="store_true",
-                    help="do not set aside particles found on scale bars, labels and info strips "
-                         "(masking is on with --scale auto)")
+    _figure_options(seg, "files are named NAME_pK_*")
     _mode_options(seg)
 
     an = sub.add_parser("analyze", help="segment and measure a folder of micrographs into one particle table "
@@ -104,12 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     an.add_argument("--weights", default=None, help="weights file (default: the published BPartIS weights)")
     an.add_argument("--keep-border", action="store_true", help="keep particles touching the image edge")
-    an.add_argument("--panels", action="store_true",
-                    help="the images are figures with several panels: analyse each micrograph panel on its own "
-                         "(one summary row per panel, a panel column in the table), skip plots and drawings")
-    an.add_argument("--keep-annotations", action="store_true",
-                    help="do not set aside particles found on scale bars, labels and info strips "
-                         "(masking is on with --scale auto)")
+    _figure_options(an, "one summary row per panel, a panel column in the table")
     _mode_options(an)
     an.add_argument("--no-progress", action="store_true", help="no progress bar")
 

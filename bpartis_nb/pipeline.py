@@ -25,7 +25,7 @@ import torch
 
 from .calibration.auto import ScaleArgument, resolve_calibration
 from .calibration.bars import as_rgb8, find_bars
-from .calibration.ocr import ocr_available
+from .calibration.ocr import ocr_available, read_corners
 from .calibration.scalebar import read_whole
 from .cluster import ClusterParams
 from .inference import Segmentation, segment_resized
@@ -160,6 +160,8 @@ def segment(
 def find_marks(image: np.ndarray) -> tuple[list, list]:
     """Bar candidates and text lines of an image, found once for calibration and masking.
 
+    Text is read in the whole image (at most 1024 pixels wide) and in its corners at a
+    larger size (:func:`~bpartis_nb.calibration.ocr.read_corners`: panel letters).
     Without the OCR engine the text list is empty (the bars are still found).
 
     Parameters
@@ -172,7 +174,16 @@ def find_marks(image: np.ndarray) -> tuple[list, list]:
     texts : list of bpartis_nb.calibration.ocr.TextBox
     """
     rgb = as_rgb8(image)
-    return find_bars(rgb), (read_whole(rgb) if ocr_available() else [])
+    if not ocr_available():
+        return find_bars(rgb), []
+    texts = read_whole(rgb)
+    # panel letters in the corners, which a reading of the whole image misses
+    texts += [t for t in read_corners(rgb) if not any(_meet(t.box, u.box) for u in texts)]
+    return find_bars(rgb), texts
+
+
+def _meet(a, b) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
 def calibration_fields(result: Segmentation) -> dict:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from .base import Box
 
-__all__ = ["TextBox", "OCRUnavailableError", "ocr_available", "read_text", "reread", "INSTALL_HINT"]
+__all__ = ["TextBox", "OCRUnavailableError", "ocr_available", "read_text", "read_corners", "reread", "INSTALL_HINT"]
 
 INSTALL_HINT = 'pip install "bpartis-nb[scalebar]"'
 
@@ -141,6 +141,48 @@ def read_text(
                int(np.ceil(pts[:, 1].max())) + r0, int(np.ceil(pts[:, 0].max())) + c0)
         words.append(TextBox(text, score, box))
     return join_lines(words)
+
+
+def read_corners(image: NDArray[np.uint8], fraction: float = 0.2, side: int = 240) -> list[TextBox]:
+    """Text in the four corners of an image, read in one pass at a larger size.
+
+    Panel letters ("a", "(b)", "D") sit in corners and are single glyphs, which a
+    reading of the whole image at most 1024 pixels wide often misses. The four corner
+    squares (``fraction`` of the shorter side) are laid out in a 2 x 2 mosaic with a
+    gap of the image's median colour, enlarged so that each square is about ``side``
+    pixels, and read once.
+
+    Parameters
+    ----------
+    image : ndarray of shape (M, N, 3), uint8
+    fraction : float
+        Side of a corner square as a fraction of the image's shorter side.
+    side : int
+        Pixels a corner square is enlarged to (never shrunk).
+
+    Returns
+    -------
+    list of TextBox
+        Boxes in the coordinates of ``image``; a line never spans two corners.
+    """
+    m, n = image.shape[:2]
+    s = max(8, int(fraction * min(m, n)))
+    gap = max(4, s // 8)
+    fill = np.median(image.reshape(-1, image.shape[-1]), axis=0).astype(np.uint8)
+    mosaic = np.empty((2 * s + gap, 2 * s + gap, image.shape[-1]), np.uint8)
+    mosaic[:] = fill
+    origins = {(0, 0): (0, 0), (0, 1): (0, n - s), (1, 0): (m - s, 0), (1, 1): (m - s, n - s)}
+    for (i, j), (r, c) in origins.items():
+        mosaic[i * (s + gap):i * (s + gap) + s, j * (s + gap):j * (s + gap) + s] = image[r:r + s, c:c + s]
+    found = []
+    for t in read_text(mosaic, zoom=max(1.0, side / s), min_score=0.3):
+        i, j = int(t.box[0] >= s + gap // 2), int(t.box[1] >= s + gap // 2)
+        r, c = origins[(i, j)]
+        dr, dc = r - i * (s + gap), c - j * (s + gap)
+        box = (t.box[0] + dr, t.box[1] + dc, t.box[2] + dr, t.box[3] + dc)
+        if box[0] >= r - 2 and box[2] <= r + s + 2 and box[1] >= c - 2 and box[3] <= c + s + 2:
+            found.append(TextBox(t.text, t.score, box))
+    return found
 
 
 def reread(image: NDArray[np.uint8], box: Box, extend: float = 1.5, height: int = 48) -> Optional[TextBox]:

@@ -109,7 +109,8 @@ def label_reading(text: str) -> Optional[tuple[float, str]]:
 
 
 #: When a unit read gives an implausible scale, the letters OCR most often loses or
-#: confuses: "µm" read as "m" (the µ dropped), "nm" read as "mm" or "m".
+#: confuses: "µm" read as "m" (the µ dropped), "nm" read as "mm" or "m". A bare "m" is
+#: taken for µm below 20 and for nm from 20 ("2m", "200m"; chosen on EMPS train labels).
 MISREAD_UNITS = {"m": ("µm", "nm"), "mm": ("nm", "µm")}
 #: Confidence factor of a reading with a mended unit.
 MENDED = 0.7
@@ -121,7 +122,10 @@ def _readings(text: str) -> list[tuple[float, str, float]]:
     if reading is None:
         return []
     value, unit = reading
-    return [(value, unit, 1.0)] + [(value, other, MENDED) for other in MISREAD_UNITS.get(unit, ())]
+    mended = MISREAD_UNITS.get(unit, ())
+    if unit == "m" and value >= 20:  # "200m": bars of 20 µm and more are rarer than of 20 nm and more
+        mended = tuple(reversed(mended))
+    return [(value, unit, 1.0)] + [(value, other, MENDED) for other in mended]
 
 
 def pair_score(bar: Bar, label: TextBox) -> float:

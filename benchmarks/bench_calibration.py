@@ -245,8 +245,7 @@ def _unmasked(result):
 
 def _drop_excluded(result) -> np.ndarray:
     """The unfiltered Bayesian map without the instances set aside as annotations."""
-    flags = np.concatenate([[False], result.instances["excluded_annotation"].to_numpy(bool)])
-    return np.where(flags[result.labels_unfiltered], 0, result.labels_unfiltered)
+    return np.where(result.excluded[result.labels_unfiltered], 0, result.labels_unfiltered)
 
 
 def _print(part: str, result: dict) -> None:

@@ -48,7 +48,7 @@ from .montecarlo import (  # noqa: F401  (MCSummary is re-exported for the old i
     mi_calibration,
 )
 from .preprocess import NETWORK_SIZE, resize_labels, resize_map, resize_rgb, to_network_input  # noqa: F401
-from .uncertainty import filter_instances, instance_mean
+from .uncertainty import certain_instances, instance_mean, keep_instances
 
 __all__ = [
     "Segmentation",
@@ -63,6 +63,10 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- result
+#: The instance-table column of instances set aside as annotations.
+EXCLUDED = "excluded_annotation"
+
+
 @dataclass
 class Segmentation:
     """The result of :func:`bpartis_nb.segment`.
@@ -149,18 +153,18 @@ class Segmentation:
         if not tu > 0:
             raise ValueError(f"tu must be positive, got {tu}")
         mean_mi = np.concatenate([[np.nan], self.instances["mean_mi"].to_numpy(np.float64)])
-        _, kept = filter_instances(self.labels_unfiltered, mean_mi, tu)
-        return replace(self._with_kept(kept & ~self._excluded()), tu=float(tu))
+        kept = certain_instances(mean_mi, tu)
+        return replace(self._with_kept(kept & ~self.excluded), tu=float(tu))
 
-    def exclude(self, excluded: NDArray[np.bool_], column: str = "excluded_annotation") -> "Segmentation":
-        """The same segmentation with some instances set aside and flagged in ``column``.
+    def exclude(self, excluded: NDArray[np.bool_]) -> "Segmentation":
+        """The same segmentation with some instances set aside as annotations, flagged in
+        the ``excluded_annotation`` column of :attr:`instances` (kept out by
+        :meth:`with_threshold` too).
 
         Parameters
         ----------
         excluded : ndarray of shape (K + 1,), bool
             ``excluded[k]`` for id ``k`` of ``labels_unfiltered`` (entry 0 ignored).
-        column : str
-            The boolean column of :attr:`instances` that records it.
 
         Examples
         --------
@@ -176,27 +180,25 @@ class Segmentation:
             raise ValueError(f"excluded must have one entry per id and one for 0: shape ({len(self.instances) + 1},), "
                              f"got {flags.shape}")
         table = self.instances.copy()
-        table[column] = flags[1:]
+        table[EXCLUDED] = flags[1:]
         kept = np.concatenate([[False], self.instances["kept"].to_numpy(bool)]) & ~flags
         return replace(self, instances=table)._with_kept(kept)
 
-    def _excluded(self) -> NDArray[np.bool_]:
-        """(K + 1,) instances set aside for reasons other than uncertainty."""
+    @property
+    def excluded(self) -> NDArray[np.bool_]:
+        """(K + 1,) bool: the ids set aside as annotations (none without masking)."""
         flags = np.zeros(len(self.instances) + 1, dtype=bool)
-        for column in ("excluded_annotation",):
-            if column in self.instances:
-                flags[1:] |= self.instances[column].to_numpy(bool)
+        if EXCLUDED in self.instances:
+            flags[1:] = self.instances[EXCLUDED].to_numpy(bool)
         return flags
 
     def _with_kept(self, kept: NDArray[np.bool_]) -> "Segmentation":
         """Keep exactly the ids where ``kept`` (shape (K + 1,)), renumbered in id order."""
-        kept = kept.copy()
-        kept[0] = False
-        new_id = np.where(kept, np.cumsum(kept), 0).astype(np.int32)
+        labels = keep_instances(self.labels_unfiltered, kept)
         table = self.instances.copy()
         table["kept"] = kept[1:]
-        table["label"] = new_id[1:]
-        return replace(self, labels=new_id[self.labels_unfiltered], instances=table)
+        table["label"] = np.where(kept[1:], np.cumsum(kept[1:]), 0).astype(np.int32)
+        return replace(self, labels=labels, instances=table)
 
 
 def _instance_table(

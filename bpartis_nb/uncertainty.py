@@ -23,6 +23,8 @@ __all__ = [
     "mutual_information",
     "instance_mean",
     "filter_instances",
+    "certain_instances",
+    "keep_instances",
 ]
 
 EPS = 1e-6
@@ -153,10 +155,41 @@ def filter_instances(
     >>> filtered.tolist(), kept.tolist()
     ([[1, 1, 0, 0, 2]], [False, True, False, True])
     """
+    kept = certain_instances(instance_uncertainty, tu)
+    return keep_instances(labels, kept), kept
+
+
+def certain_instances(instance_uncertainty: NDArray[np.floating], tu: float) -> NDArray[np.bool_]:
+    """(K + 1,) bool: the ids whose mean uncertainty is below ``tu`` (entry 0 False).
+
+    Examples
+    --------
+    >>> certain_instances(np.array([np.nan, 0.001, 0.5, np.nan]), 0.0125).tolist()
+    [False, True, False, False]
+    """
     u = np.asarray(instance_uncertainty, dtype=np.float64)
     kept = np.zeros(u.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
         kept[1:] = u[1:] < tu
-    lut = np.zeros(u.shape, dtype=np.int32)
-    lut[kept] = np.arange(1, int(kept.sum()) + 1, dtype=np.int32)
-    return lut[np.asarray(labels)], kept
+    return kept
+
+
+def keep_instances(labels: NDArray[np.integer], kept: NDArray[np.bool_]) -> NDArray[np.int32]:
+    """The instances of ``labels`` whose id is ``kept``, renumbered 1..K' in id order.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (M, N), int
+        Instance map with ids 1..K.
+    kept : ndarray of shape (K + 1,), bool
+        Entry 0 is ignored (background stays 0).
+
+    Examples
+    --------
+    >>> keep_instances(np.array([[1, 1, 0, 2, 3]]), np.array([True, True, False, True])).tolist()
+    [[1, 1, 0, 0, 2]]
+    """
+    kept = np.asarray(kept, dtype=bool)
+    lut = np.zeros(kept.shape, dtype=np.int32)
+    lut[1:][kept[1:]] = np.arange(1, int(kept[1:].sum()) + 1, dtype=np.int32)
+    return lut[np.asarray(labels)]

@@ -87,10 +87,7 @@ def overlay(result: Segmentation, image: ImageSource, alpha: float = 0.35) -> ND
     ndarray of shape (M, N, 3), uint8
     """
     dropped = np.where(result.labels == 0, result.labels_unfiltered, 0)
-    table = result.instances
-    if "excluded_annotation" in table:  # shaded as annotations, not drawn as uncertain particles
-        flags = np.concatenate([[False], table["excluded_annotation"].to_numpy(bool)])
-        dropped = np.where(flags[dropped], 0, dropped)
+    dropped[result.excluded[dropped]] = 0  # shaded as annotations, not drawn as uncertain particles
     picture = label_overlay(image, result.labels, dropped, alpha)
     if result.annotations is not None:
         picture = shade_annotations(picture, result.annotations.mask)

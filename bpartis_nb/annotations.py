@@ -38,7 +38,7 @@ from scipy import ndimage
 from scipy.sparse.csgraph import connected_components
 
 from .calibration.bars import Bar, as_rgb8, find_bars
-from .calibration.base import Box, Calibration
+from .calibration.base import Box, Calibration, boxes_overlap
 from .calibration.ocr import OCRUnavailableError, TextBox
 from .calibration.scalebar import label_reading, pair_score, read_whole
 
@@ -460,10 +460,6 @@ def _union(a: Box, b: Box) -> Box:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
-def _overlap(a: Box, b: Box) -> bool:
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
-
-
 def _within(box: Box, outer: Box) -> bool:
     """The centre of ``box`` lies in ``outer``."""
     r, c = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -476,7 +472,7 @@ def _clusters(boxes: Sequence[Box], shape: tuple[int, int]) -> list[tuple[Box, B
     if len(boxes) < 2:
         return []
     grown = [_grow(b, shape, (b[2] - b[0]) // 2, (b[2] - b[0]) // 2) for b in boxes]
-    count, group = connected_components(np.array([[_overlap(a, b) for b in grown] for a in grown]), directed=False)
+    count, group = connected_components(np.array([[boxes_overlap(a, b) for b in grown] for a in grown]), directed=False)
     out = []
     for g in range(count):
         members = [boxes[i] for i in np.flatnonzero(group == g)]
@@ -551,7 +547,7 @@ def find_annotations(
     if calibration is not None and calibration.bar_box is not None:
         add(tuple(calibration.bar_box), None if calibration.label_box is None else tuple(calibration.label_box))
     for text in accepted:  # other length labels, each with the bar it sits on best
-        if label_reading(text.text) is None or any(_overlap(text.box, box) for k, box in items if k == "label"):
+        if label_reading(text.text) is None or any(boxes_overlap(text.box, box) for k, box in items if k == "label"):
             continue
         score, bar = max(((pair_score(b, text) * b.score, b) for b in bars if outside_strip(b.box)),
                          key=lambda p: p[0], default=(0.0, None))

@@ -185,8 +185,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", CalibrationWarning)
                 if args.panels:
-                    figure = segment_figure(image, **options)
-                    parts = [(f"{name}_p{p.index}", r, p.crop(read_image(image))) for p, r in figure]
+                    figure, pixels = segment_figure(image, **options), read_image(image)
+                    parts = [(f"{name}_p{p.index}", r, p.crop(pixels)) for p, r in figure]
                 else:
                     figure, parts = None, [(name, segment(image, progress=True, **options), image)]
         except (ImageError, FileNotFoundError, CalibrationError) as exc:

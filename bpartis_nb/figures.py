@@ -114,7 +114,7 @@ def segment_figure(
         found = [whole]
     single = len(found) == 1 and found[0].box == whole.box
     out = FigureResult(panels=found, shape=(int(array.shape[0]), int(array.shape[1])))
-    todo = [p for p in found if p.kind == "micrograph" or single]
+    todo = [p for p in found if p.is_micrograph or single]
     for p in found:
         if p not in todo:
             out.skipped[p.index] = p.reason

@@ -23,8 +23,10 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from .annotations import Annotations, annotation_instances, crop_strip, find_annotations, uncrop
 from .calibration.auto import ScaleArgument, resolve_calibration
 from .calibration.bars import as_rgb8, find_bars
+from .calibration.base import boxes_overlap
 from .calibration.ocr import ocr_available, read_corners
 from .calibration.scalebar import read_whole
 from .cluster import ClusterParams
@@ -136,8 +138,6 @@ def segment(
         return _segment_pixels(image, samples, tu, bayesian=bayesian, model=model, device=device, seed=seed,
                                batch_size=batch_size, cluster_params=cluster_params, network_size=network_size,
                                keep_samples=keep_samples, progress=progress, tiled=tiled, adaptive=adaptive)
-    from .annotations import annotation_instances, find_annotations
-
     array = read_image(image)
     bars = texts = None
     if auto or mask:
@@ -145,14 +145,13 @@ def segment(
     calibration = resolve_calibration(scale, image if isinstance(image, (str, os.PathLike)) else array,
                                       image=array, unit=unit, bars=bars, texts=texts)
     found = find_annotations(array, bars=bars, texts=texts, calibration=calibration) if mask else None
-    rows = found.kept_region if found is not None else (0, array.shape[0])
-    result = _segment_pixels(array[rows[0]:rows[1]], samples, tu, bayesian=bayesian, model=model, device=device,
-                             seed=seed, batch_size=batch_size, cluster_params=cluster_params,
-                             network_size=network_size, keep_samples=keep_samples, progress=progress, tiled=tiled,
-                             adaptive=adaptive)
-    if rows != (0, array.shape[0]):
-        result = _pad_rows(result, rows[0], array.shape[0] - rows[1])
+    result = _segment_pixels(array if found is None else crop_strip(array, found), samples, tu, bayesian=bayesian,
+                             model=model, device=device, seed=seed, batch_size=batch_size,
+                             cluster_params=cluster_params, network_size=network_size, keep_samples=keep_samples,
+                             progress=progress, tiled=tiled, adaptive=adaptive)
     if found is not None:
+        if found.strip_box is not None:
+            result = _uncropped(result, found)
         result = result.exclude(annotation_instances(result.labels_unfiltered, found.mask))
     return replace(result, calibration=calibration, annotations=found)
 
@@ -178,12 +177,9 @@ def find_marks(image: np.ndarray) -> tuple[list, list]:
         return find_bars(rgb), []
     texts = read_whole(rgb)
     # panel letters in the corners, which a reading of the whole image misses
-    texts += [t for t in read_corners(rgb) if not any(_meet(t.box, u.box) for u in texts)]
+    texts += [t for t in read_corners(rgb) if not any(boxes_overlap(t.box, u.box) for u in texts)]
     return find_bars(rgb), texts
 
-
-def _meet(a, b) -> bool:
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
 def calibration_fields(result: Segmentation) -> dict:
@@ -220,10 +216,11 @@ def _segment_pixels(image, samples, tu, *, bayesian, model, device, seed, batch_
                            keep_samples=keep_samples, progress=progress, adaptive=adaptive)
 
 
-def _pad_rows(result: Segmentation, top: int, bottom: int) -> Segmentation:
-    """A result on a band of rows, put back into the whole image (zeros outside the band)."""
+def _uncropped(result: Segmentation, found: Annotations) -> Segmentation:
+    """A result on the image without its strip, put back at the whole image's size
+    (zeros on the strip's rows)."""
     def pad(a):
-        return None if a is None else np.pad(a, ((top, bottom), (0, 0)))
+        return None if a is None else uncrop(a, found)
 
     return replace(result, labels=pad(result.labels), labels_unfiltered=pad(result.labels_unfiltered),
                    mutual_information=pad(result.mutual_information),

@@ -6,10 +6,21 @@ from typing import Optional
 
 from .units import CalibrationError, format_length, to_nm
 
-__all__ = ["Calibration", "Box", "SOURCES"]
+__all__ = ["Calibration", "Box", "SOURCES", "boxes_overlap"]
 
 #: (min_row, min_col, max_row, max_col), max exclusive, like ``skimage.measure.regionprops``.
 Box = tuple[int, int, int, int]
+
+def boxes_overlap(a: Box, b: Box) -> bool:
+    """Two boxes share at least one pixel.
+
+    Examples
+    --------
+    >>> boxes_overlap((0, 0, 2, 2), (1, 1, 3, 3)), boxes_overlap((0, 0, 2, 2), (2, 0, 4, 2))
+    (True, False)
+    """
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
 
 #: Where a calibration can come from, most trusted first.
 SOURCES = ("manual", "metadata", "scale_bar")

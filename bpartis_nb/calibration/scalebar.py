@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .bars import Bar, as_rgb8, find_bars
-from .base import Calibration
+from .base import Calibration, boxes_overlap
 from .ocr import INSTALL_HINT, OCRUnavailableError, TextBox, read_text, reread
 from .units import UnknownUnitError, iter_lengths, normalize_unit, to_nm
 
@@ -314,11 +314,7 @@ def _contains(outer: Bar, inner: Bar) -> bool:
 
 def _shared(a: Pairing, b: Pairing) -> bool:
     """Two pairings that use the same bar or the same label (one reading, two guesses)."""
-    return _boxes_meet(a.bar.box, b.bar.box) or _boxes_meet(a.label.box, b.label.box)
-
-
-def _boxes_meet(a, b) -> bool:
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+    return boxes_overlap(a.bar.box, b.bar.box) or boxes_overlap(a.label.box, b.label.box)
 
 
 def _why_not(pairings: Sequence[Pairing], bars: Sequence[Bar], texts: Sequence[TextBox]) -> str:
